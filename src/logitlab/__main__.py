@@ -1,0 +1,77 @@
+"""The ``logitlab`` command (also ``python -m logitlab``).
+
+  logitlab kernel install        install the course's Jupyter kernel spec (``make`` does this)
+  logitlab execute PATH...       re-run notebooks in the course's kernel, storing their outputs
+  logitlab exercises [--check]   generate exercises/ from solutions/ (or check it is up to date)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="logitlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    kernel = commands.add_parser("kernel", help="manage the course's Jupyter kernel")
+    kernel_commands = kernel.add_subparsers(dest="action", required=True)
+    install = kernel_commands.add_parser("install", help="install the 'logitlab' kernel spec")
+    install.add_argument("--prefix", default=None, help="install prefix (default: sys.prefix)")
+
+    execute = commands.add_parser("execute", help="re-run notebooks and store their outputs")
+    execute.add_argument("paths", nargs="+", type=Path, help="notebooks or folders of notebooks")
+    execute.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
+
+    exercises = commands.add_parser("exercises", help="generate exercises/ from solutions/")
+    exercises.add_argument("--solutions", type=Path, default=Path("solutions"))
+    exercises.add_argument("--exercises", type=Path, default=Path("exercises"))
+    exercises.add_argument("--check", action="store_true", help="only report stale exercises")
+    exercises.add_argument("--all", action="store_true", help="rewrite every exercise, not only stale ones")
+    return parser
+
+
+def _notebooks(paths):
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+        else:
+            yield path
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    if args.command == "kernel":
+        from .kernel import install as install_kernel
+
+        print(f"installed the kernel spec in {install_kernel(args.prefix)}")
+        return 0
+    if args.command == "execute":
+        from .execution import execute_file
+
+        for path in _notebooks(args.paths):
+            seconds = execute_file(path, timeout=args.timeout)
+            print(f"{path}: executed in {seconds:.1f} s")
+        return 0
+    if args.command == "exercises":
+        from .authoring import build_exercises, stale_exercises
+
+        if args.check:
+            problems = stale_exercises(args.solutions, args.exercises)
+            for problem in problems:
+                print(problem)
+            if problems:
+                print("Run `logitlab exercises` (or `make exercises`) to regenerate them.")
+            return 1 if problems else 0
+        for path, seconds in build_exercises(args.solutions, args.exercises, only_stale=not args.all):
+            print(f"{path}: generated and executed in {seconds:.1f} s")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

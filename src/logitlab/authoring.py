@@ -1,0 +1,123 @@
+"""Maintainer tools: exercise notebooks are generated from the solution notebooks.
+
+A solution notebook marks what the learner must write between ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` lines. The exercise notebook is the same notebook with every such region
+replaced: inside a function body by ``raise NotImplementedError`` (so the cell runs and the check
+says "not yet attempted"), at the top level by a comment (the answer is simply not defined yet).
+Cells tagged ``solution`` are dropped. The question text, checks and hints are shared, so the
+two can never drift; ``logitlab exercises --check`` fails when ``exercises/`` is out of date.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+SOLUTION_TAG = "solution"
+PLACEHOLDER = "# YOUR CODE HERE"
+_MARKER = re.compile(r"^(?P<indent>[ \t]*)### (?P<kind>BEGIN|END) SOLUTION\s*$")
+
+
+class MarkerError(ValueError):
+    """A solution region is not closed, not opened, or nested."""
+
+
+def strip_solutions(source, where="cell"):
+    """Return ``source`` with each marked solution region replaced by its exercise stub."""
+    out, region_indent = [], None
+    for number, line in enumerate(source.splitlines(), 1):
+        match = _MARKER.match(line)
+        if match and match["kind"] == "BEGIN":
+            if region_indent is not None:
+                raise MarkerError(f"{where}, line {number}: {BEGIN} inside another solution region")
+            region_indent = match["indent"]
+            out.append(f"{region_indent}{PLACEHOLDER}")
+            if region_indent:
+                out.append(f'{region_indent}raise NotImplementedError("Replace this line with your code.")')
+        elif match and match["kind"] == "END":
+            if region_indent is None:
+                raise MarkerError(f"{where}, line {number}: {END} without {BEGIN}")
+            region_indent = None
+        elif region_indent is None:
+            out.append(line)
+    if region_indent is not None:
+        raise MarkerError(f"{where}: {BEGIN} is never closed by {END}")
+    return "\n".join(out)
+
+
+def has_solution(source):
+    return any(_MARKER.match(line) for line in source.splitlines())
+
+
+def make_exercise(solution_nb):
+    """Return a new exercise notebook (without outputs) made from a solution notebook."""
+    exercise = nbformat.v4.new_notebook(metadata=solution_nb.metadata)
+    for index, cell in enumerate(solution_nb.cells):
+        if SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = cell.source
+        if cell.cell_type == "code":
+            source = strip_solutions(source, where=f"cell {index}")
+            new = nbformat.v4.new_code_cell(source, metadata=dict(cell.metadata))
+        elif cell.cell_type == "markdown":
+            new = nbformat.v4.new_markdown_cell(source, metadata=dict(cell.metadata))
+        else:
+            new = nbformat.v4.new_raw_cell(source, metadata=dict(cell.metadata))
+        if "id" in cell:
+            new["id"] = cell["id"]
+        exercise.cells.append(new)
+    return exercise
+
+
+def source_view(nb):
+    """What must agree between a generated and a stored exercise: cell kinds, sources, tags."""
+    return [
+        (cell.cell_type, cell.source, tuple(cell.get("metadata", {}).get("tags", [])))
+        for cell in nb.cells
+    ]
+
+
+def exercise_path(solution_path, exercises_dir):
+    return Path(exercises_dir) / Path(solution_path).name
+
+
+def stale_exercises(solutions_dir, exercises_dir):
+    """Return a list of problems: exercises missing, out of date, or without a solution."""
+    problems = []
+    solutions = sorted(Path(solutions_dir).glob("*.ipynb"))
+    for path in solutions:
+        target = exercise_path(path, exercises_dir)
+        expected = make_exercise(nbformat.read(path, as_version=4))
+        if not target.exists():
+            problems.append(f"{target} is missing (generate it from {path})")
+        elif source_view(nbformat.read(target, as_version=4)) != source_view(expected):
+            problems.append(f"{target} is out of date with {path}")
+    names = {p.name for p in solutions}
+    for path in sorted(Path(exercises_dir).glob("*.ipynb")):
+        if path.name not in names:
+            problems.append(f"{path} has no solution notebook in {solutions_dir}")
+    return problems
+
+
+def build_exercises(solutions_dir, exercises_dir, execute=True, only_stale=False):
+    """Write the exercise notebooks; execute them so they are stored with their outputs.
+
+    Returns a list of ``(path, seconds)``.
+    """
+    from .execution import execute_notebook
+
+    Path(exercises_dir).mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted(Path(solutions_dir).glob("*.ipynb")):
+        target = exercise_path(path, exercises_dir)
+        exercise = make_exercise(nbformat.read(path, as_version=4))
+        if only_stale and target.exists() and source_view(nbformat.read(target, as_version=4)) == source_view(exercise):
+            continue
+        seconds = execute_notebook(exercise, Path(exercises_dir)) if execute else 0.0
+        nbformat.write(exercise, target)
+        written.append((target, seconds))
+    return written

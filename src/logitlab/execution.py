@@ -1,0 +1,47 @@
+"""Running notebooks in the course's kernel (shared by the authoring tools and the grader)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from .kernel import KERNEL_NAME
+
+__all__ = ["execute_notebook", "KERNEL_NAME"]
+
+
+def execute_notebook(nb, cwd, timeout=600, allow_errors=False, kernel_name=KERNEL_NAME):
+    """Execute ``nb`` (a ``NotebookNode``) in place in a fresh kernel; return seconds taken.
+
+    Args:
+        nb: The notebook to run; its cells receive the new outputs.
+        cwd: The folder the kernel starts in (the notebook's own folder).
+        timeout: Seconds allowed for each cell.
+        allow_errors: Whether to go on after a cell raises.
+        kernel_name: The kernel spec to start; the course's own by default.
+
+    Returns:
+        The wall-clock seconds the execution took.
+    """
+    start = time.perf_counter()
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        allow_errors=allow_errors,
+        record_timing=False,
+        resources={"metadata": {"path": str(cwd)}},
+    ).execute()
+    return time.perf_counter() - start
+
+
+def execute_file(path, timeout=600):
+    """Execute the notebook at ``path`` and write it back with its outputs; return seconds."""
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    seconds = execute_notebook(nb, path.parent, timeout=timeout)
+    nbformat.write(nb, path)
+    return seconds

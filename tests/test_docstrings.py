@@ -1,0 +1,16 @@
+"""The Examples in logitlab's docstrings run and print what they say."""
+
+import doctest
+
+import pytest
+
+import logitlab.numerics
+
+MODULES = [logitlab.numerics]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{module.__name__} has no docstring examples"
+    assert result.failed == 0

@@ -5,8 +5,9 @@ import doctest
 import pytest
 
 import logitlab.numerics
+import logitlab.sampling
 
-MODULES = [logitlab.numerics]
+MODULES = [logitlab.numerics, logitlab.sampling]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -3,6 +3,7 @@
   logitlab kernel install        install the course's Jupyter kernel spec (``make`` does this)
   logitlab execute PATH...       re-run notebooks in the course's kernel, storing their outputs
   logitlab exercises [--check]   generate exercises/ from solutions/ (or check it is up to date)
+  logitlab grade PATH...         grade exercise notebooks (files or folders) and print a score table
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ def _parser():
     exercises.add_argument("--exercises", type=Path, default=Path("exercises"))
     exercises.add_argument("--check", action="store_true", help="only report stale exercises")
     exercises.add_argument("--all", action="store_true", help="rewrite every exercise, not only stale ones")
+
+    grade = commands.add_parser(
+        "grade", help="grade exercise notebooks: run each in a fresh kernel and check every question"
+    )
+    grade.add_argument("paths", nargs="+", type=Path, help="exercise notebooks or folders of them")
+    grade.add_argument("--timeout", type=int, default=120, metavar="SECONDS",
+                       help="time limit for running one notebook (default: 120)")
+    grade.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the results as JSON")
+    grade.add_argument("--csv", type=Path, default=None, metavar="FILE",
+                       help="write a CSV with a row per notebook and question")
+    grade.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N notebooks at once (default: 1)")
     return parser
 
 
@@ -70,6 +82,11 @@ def main(argv=None):
         for path, seconds in build_exercises(args.solutions, args.exercises, only_stale=not args.all):
             print(f"{path}: generated and executed in {seconds:.1f} s")
         return 0
+    if args.command == "grade":
+        from .grading import main as grade_main
+
+        return grade_main(args.paths, timeout=args.timeout, json_path=args.json, csv_path=args.csv,
+                          jobs=args.jobs)
     return 2
 
 

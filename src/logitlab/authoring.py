@@ -53,9 +53,21 @@ def has_solution(source):
     return any(_MARKER.match(line) for line in source.splitlines())
 
 
+def chapter_of(nb):
+    """The question module a notebook imports (``from logitlab.exercises import chapter2``)."""
+    for cell in nb.cells:
+        match = re.search(r"from\s+logitlab\.exercises\s+import\s+(chapter\d+)", cell.source)
+        if cell.cell_type == "code" and match:
+            return match.group(1)
+    return None
+
+
 def make_exercise(solution_nb):
     """Return a new exercise notebook (without outputs) made from a solution notebook."""
     exercise = nbformat.v4.new_notebook(metadata=solution_nb.metadata)
+    chapter = chapter_of(solution_nb)
+    if chapter:  # the grader reads the chapter from here, whatever the learner does to the cells
+        exercise.metadata["logitlab"] = {"chapter": chapter}
     for index, cell in enumerate(solution_nb.cells):
         if SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
             continue
@@ -75,7 +87,7 @@ def make_exercise(solution_nb):
 
 def source_view(nb):
     """What must agree between a generated and a stored exercise: cell kinds, sources, tags."""
-    return [
+    return [nb.metadata.get("logitlab")] + [
         (cell.cell_type, cell.source, tuple(cell.get("metadata", {}).get("tags", [])))
         for cell in nb.cells
     ]

@@ -41,7 +41,7 @@ EPSILON = 1e-7
 
 def _compute_dtype(dtype):
     """float16 is too narrow for exp and log: compute in float32 and round back at the end."""
-    return np.float32 if dtype == np.float16 else dtype
+    return np.float32 if dtype == np.float16 else np.dtype(dtype).type  # a scalar type: callable
 
 
 def _shifted(x, axis, temperature):

@@ -163,8 +163,8 @@ def _assemble(path, chapter, questions, partial, crashed):
     for question in questions:
         record = partial.get("questions", {}).get(question.id)
         if record is None:
-            reason = crashed or "the question could not be checked"
-            grades.append(QuestionGrade(question.id, 0, question.points, False, f"not graded: {reason}."))
+            reason = "see the notebook's error" if crashed else "the question could not be checked"
+            grades.append(QuestionGrade(question.id, 0, question.points, False, f"not graded ({reason})."))
             continue
         passed = bool(record["passed"])
         grades.append(QuestionGrade(question.id, question.points if passed else 0, question.points,
@@ -232,7 +232,7 @@ def __logitlab_dump(path, names):
             found[name] = ("error", f"{type(err).__name__}: {err}")
     with open(path, "wb") as handle:
         pickle.dump(found, handle)
-__logitlab_dump({path!r}, {names!r})
+__logitlab_dump(PATH, NAMES)
 """
 
 
@@ -279,10 +279,12 @@ def _run_notebook(nb, cwd, timeout, dump_path, names):
                     notes.append(f"cell {index} was interrupted at the notebook's time limit of {timeout} s; later cells were not run")
                     break
             if dead_at is None:
-                dump = nbformat.v4.new_code_cell(_DUMP.format(path=str(dump_path), names=list(names)))
+                dump = nbformat.v4.new_code_cell(
+                    _DUMP.replace("PATH", repr(str(dump_path))).replace("NAMES", repr(list(names))))
                 try:
                     client.timeout_func = lambda cell: 60
-                    client.execute_cell(dump, len(nb.cells))
+                    nb.cells.append(dump)
+                    client.execute_cell(dump, len(nb.cells) - 1)
                 except Exception as err:
                     notes.append(f"the answers could not be read from the kernel ({type(err).__name__})")
                 return notes

@@ -8,6 +8,7 @@ For each submitted notebook the grader
    cell that kills the kernel is left out and the notebook is run again without it; outputs are
    discarded as they arrive (a notebook that prints without end cannot fill the memory), and
    nothing the notebook prints is ever read;
+   The notebook's own ``ex.qN.check()`` cells are skipped: the grader runs the checks.
 3. takes each question's answers (the functions and values the learner defined) out of the
    kernel with cloudpickle, and evaluates every question's check itself, in a separate worker
    process with the grader's own copy of the checks, so a notebook that redefines ``check`` or
@@ -24,6 +25,7 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import os
 import pickle
 import re
@@ -252,11 +254,11 @@ def _run_notebook(nb, cwd, timeout, dump_path, names):
 
     deadline = time.monotonic() + timeout
     killers, notes = set(), []
-    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    # The grader evaluates every check itself, so the notebook's own check cells are not run.
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not _only_checks(c.source)]
     for _attempt in range(5):
         client = QuietClient(
             nb, kernel_name=KERNEL_NAME, allow_errors=True, interrupt_on_timeout=True,
-            timeout_func=lambda cell: max(1, int(deadline - time.monotonic())),
             resources={"metadata": {"path": str(cwd)}}, record_timing=False,
         )
         dead_at = None
@@ -267,6 +269,9 @@ def _run_notebook(nb, cwd, timeout, dump_path, names):
                 if time.monotonic() >= deadline:
                     notes.append(f"the notebook reached its time limit of {timeout} s before cell {index}; later cells were not run")
                     break
+                limit = max(1, math.ceil(deadline - time.monotonic()))
+                client.timeout = limit  # past it, the cell is interrupted (interrupt_on_timeout)
+                started = time.monotonic()
                 try:
                     client.execute_cell(nb.cells[index], index)
                 except DeadKernelError:
@@ -275,14 +280,14 @@ def _run_notebook(nb, cwd, timeout, dump_path, names):
                 except Exception as err:  # a cell that timed out and could not be interrupted
                     notes.append(f"cell {index} could not be run: {type(err).__name__}")
                     break
-                if time.monotonic() >= deadline:
+                if time.monotonic() - started >= limit:
                     notes.append(f"cell {index} was interrupted at the notebook's time limit of {timeout} s; later cells were not run")
                     break
             if dead_at is None:
                 dump = nbformat.v4.new_code_cell(
                     _DUMP.replace("PATH", repr(str(dump_path))).replace("NAMES", repr(list(names))))
                 try:
-                    client.timeout_func = lambda cell: 60
+                    client.timeout = 60
                     nb.cells.append(dump)
                     client.execute_cell(dump, len(nb.cells) - 1)
                 except Exception as err:
@@ -295,6 +300,15 @@ def _run_notebook(nb, cwd, timeout, dump_path, names):
             return notes
     notes.append("the kernel kept stopping; grading gave up on running the notebook")
     return notes
+
+
+_CHECK_LINE = re.compile(r"^\s*(#.*)?$|^\s*[A-Za-z_]\w*\.q\d+\.(check|hint|solution)\(\s*\d*\s*\)\s*(#.*)?$")
+
+
+def _only_checks(source):
+    """Whether a cell holds nothing but ``ex.qN.check()`` / ``hint()`` / ``solution()`` calls."""
+    lines = source.splitlines()
+    return bool(source.strip()) and all(_CHECK_LINE.match(line) for line in lines)
 
 
 def _load_answers(dump_path):
@@ -329,11 +343,14 @@ def _worker(notebook_path, result_path, timeout):
     result["notes"] += _run_notebook(nb, Path(notebook_path).parent, timeout, dump_path, names)
     _write_atomic(result_path, json.dumps(result))
     answers, problems = _load_answers(dump_path)
+    stopped = next((n for n in result["notes"] if "time limit" in n or "gave up" in n), None)
     signal.signal(signal.SIGALRM, _alarm)
     for question in questions:
         trouble = [problems[n] for n in question.answer_names if n in problems]
         if trouble:
             record = {"passed": False, "feedback": "; ".join(trouble) + "."}
+        elif stopped and any(n not in answers for n in question.answer_names):
+            record = {"passed": False, "feedback": f"Not graded: the notebook was stopped before its answer was defined ({stopped})."}
         else:
             sink = io.StringIO()
             signal.alarm(CHECK_SECONDS)

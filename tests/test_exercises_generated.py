@@ -63,3 +63,20 @@ def test_cells_tagged_solution_are_dropped_and_outputs_cleared():
     assert [c.cell_type for c in exercise.cells] == ["markdown", "code"]
     assert exercise.cells[1].outputs == []
     assert "y = 2" not in exercise.cells[1].source
+
+
+def test_solution_code_is_folded_on_the_website():
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source:
+                assert "hide-input" in cell.metadata.get("tags", []), (
+                    f"{path.name} cell {index}: a solution cell must be tagged hide-input"
+                )
+
+
+def test_exercise_stubs_are_not_folded():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("### BEGIN SOLUTION\ny = 2\n### END SOLUTION",
+                                          metadata={"tags": ["hide-input"]})]
+    assert "tags" not in make_exercise(nb).cells[0].metadata

@@ -4,7 +4,9 @@ A solution notebook marks what the learner must write between ``### BEGIN SOLUTI
 ``### END SOLUTION`` lines. The exercise notebook is the same notebook with every such region
 replaced: inside a function body by ``raise NotImplementedError`` (so the cell runs and the check
 says "not yet attempted"), at the top level by a comment (the answer is simply not defined yet).
-Cells tagged ``solution`` are dropped. The question text, checks and hints are shared, so the
+Cells tagged ``solution`` are dropped. In the solution notebooks every cell with a solution
+region carries the tag ``hide-input``, so the website folds the worked code until the reader asks
+for it; the exercise notebook drops that tag. The question text, checks and hints are shared, so the
 two can never drift; ``logitlab exercises --check`` fails when ``exercises/`` is out of date.
 """
 
@@ -19,6 +21,7 @@ BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 SOLUTION_TAG = "solution"
 PLACEHOLDER = "# YOUR CODE HERE"
+HIDDEN_TAG = "hide-input"  # on the website, a solution's code stays folded until the reader opens it
 _MARKER = re.compile(r"^(?P<indent>[ \t]*)### (?P<kind>BEGIN|END) SOLUTION\s*$")
 
 
@@ -73,8 +76,14 @@ def make_exercise(solution_nb):
             continue
         source = cell.source
         if cell.cell_type == "code":
+            metadata = dict(cell.metadata)
+            if has_solution(source):  # the stub the learner fills in is never hidden
+                tags = [t for t in metadata.get("tags", []) if t != HIDDEN_TAG]
+                metadata.pop("tags", None)
+                if tags:
+                    metadata["tags"] = tags
             source = strip_solutions(source, where=f"cell {index}")
-            new = nbformat.v4.new_code_cell(source, metadata=dict(cell.metadata))
+            new = nbformat.v4.new_code_cell(source, metadata=metadata)
         elif cell.cell_type == "markdown":
             new = nbformat.v4.new_markdown_cell(source, metadata=dict(cell.metadata))
         else:

@@ -44,6 +44,13 @@ def _compute_dtype(dtype):
     return np.float32 if dtype == np.float16 else np.dtype(dtype).type  # a scalar type: callable
 
 
+def _to_dtype(out, dtype):
+    """Cast a result back to the input's dtype; a float16 result beyond its range becomes +-inf
+    (the correctly rounded value), without NumPy's overflow warning."""
+    with np.errstate(over="ignore"):
+        return out.astype(dtype)
+
+
 def _shifted(x, axis, temperature):
     """``(x - max(x)) / temperature`` along ``axis``: every value is <= 0, the largest is 0."""
     top = np.max(x, axis=axis, keepdims=True)
@@ -88,7 +95,7 @@ def logsumexp(x, axis=-1, keepdims=False):
         out = safe_top + np.log(np.sum(np.exp(x - safe_top), axis=axis, keepdims=True))
     if not keepdims:
         out = np.squeeze(out, axis=axis)
-    return out.astype(out_dtype)
+    return _to_dtype(out, out_dtype)
 
 
 def softmax(x, axis=-1, temperature=1.0):
@@ -149,7 +156,7 @@ def log_softmax(x, axis=-1, temperature=1.0):
     temperature = check_temperature(temperature)
     check_logits(x, axis, "x")
     out_dtype = x.dtype
-    return _log_softmax(x.astype(_compute_dtype(out_dtype)), axis, temperature).astype(out_dtype)
+    return _to_dtype(_log_softmax(x.astype(_compute_dtype(out_dtype)), axis, temperature), out_dtype)
 
 
 def sigmoid(x):

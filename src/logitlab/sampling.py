@@ -23,6 +23,9 @@ from .validation import as_float_array, check_axis, check_logits, check_temperat
 
 __all__ = ["top_k_filter", "top_p_filter", "sample"]
 
+#: Rounding tolerance of :func:`top_p_filter`: a set whose mass is within this of p reaches p.
+_MASS_TOLERANCE = 1e-9
+
 
 def _descending_order(x, axis):
     """Indices that sort ``x`` along ``axis`` from the largest value, lower index first on ties."""
@@ -92,8 +95,9 @@ def top_p_filter(logits, p, axis=-1):
     """Keeps the smallest set of most likely tokens whose probabilities add up to at least ``p``.
 
     This is nucleus sampling's filter: tokens are taken from the most likely down, and a token is
-    kept while the probability of the tokens before it is still below ``p``. The most likely
-    token is always kept.
+    kept while the probability of the tokens before it is still below ``p`` (by more than a
+    rounding tolerance of ``1e-9``, so that ``0.7 + 0.2`` reaches ``p=0.9`` as it does on paper).
+    The most likely token is always kept.
 
     Args:
         logits: Logits of any shape (a list, NumPy array or TensorFlow tensor).
@@ -117,7 +121,10 @@ def top_p_filter(logits, p, axis=-1):
     order = _descending_order(x, axis)
     sorted_probs = np.take_along_axis(probs, order, axis=axis)
     mass_before = np.cumsum(sorted_probs, axis=axis) - sorted_probs
-    keep_sorted = mass_before < p
+    # A mass that reaches p on paper (0.7 + 0.2 = 0.9) can fall a rounding error short of p in
+    # floating point: the tolerance keeps that boundary token out, as the definition says. The
+    # first token (nothing before it, mass 0) is always kept, however small p is.
+    keep_sorted = mass_before < max(p - _MASS_TOLERANCE, np.finfo(np.float64).tiny)
     keep = np.zeros(x.shape, dtype=bool)
     np.put_along_axis(keep, order, keep_sorted, axis=axis)
     return np.where(keep, x, x.dtype.type(-np.inf))

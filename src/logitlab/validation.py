@@ -25,18 +25,24 @@ __all__ = [
 _FLOATS = (np.float16, np.float32, np.float64)
 
 
+def _symbolic(x, name):
+    return ValueError(
+        f"{name} is a symbolic tensor ({type(x).__name__}) with no value yet; "
+        "logitlab works on concrete values: pass a NumPy array or an eager tensor."
+    )
+
+
 def _to_numpy(x, name):
     """Turn a list, NumPy array, TensorFlow tensor or scalar into a NumPy array."""
     if hasattr(x, "numpy") and callable(x.numpy):  # an eager TensorFlow tensor or variable
         try:
             x = x.numpy()
         except Exception as err:  # a symbolic tensor has no value yet
-            raise ValueError(
-                f"{name} is a symbolic tensor ({type(x).__name__}) with no value yet; "
-                "logitlab works on concrete values: pass a NumPy array or an eager tensor."
-            ) from err
+            raise _symbolic(x, name) from err
     try:
         array = np.asarray(x)
+    except NotImplementedError as err:  # TensorFlow's symbolic tensor (inside tf.function)
+        raise _symbolic(x, name) from err
     except (ValueError, TypeError) as err:
         raise ValueError(
             f"{name} could not be read as a numeric array ({err}); expected a list, "

@@ -4,10 +4,11 @@ import doctest
 
 import pytest
 
+import logitlab.guard
 import logitlab.numerics
 import logitlab.sampling
 
-MODULES = [logitlab.numerics, logitlab.sampling]
+MODULES = [logitlab.numerics, logitlab.sampling, logitlab.guard]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

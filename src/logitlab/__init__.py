@@ -2,7 +2,8 @@
 
 The numerics (:mod:`logitlab.numerics`) are NumPy implementations that agree with Keras and
 ``tf.nn`` and fail loudly on bad input (:mod:`logitlab.validation`); :mod:`logitlab.sampling` turns logits
-into token ids (greedy, temperature, top-k, top-p).
+into token ids (greedy, temperature, top-k, top-p); :mod:`logitlab.guard` catches a model whose
+output layer and loss disagree about ``from_logits``.
 """
 
 from .numerics import (
@@ -19,6 +20,24 @@ from .sampling import sample, top_k_filter, top_p_filter
 
 __version__ = "0.1.0"
 
+# The guard needs TensorFlow and Keras; import it on first use so that `import logitlab` (and
+# the command line) stay light.
+_GUARD_NAMES = (
+    "FromLogitsCheck",
+    "FromLogitsGuard",
+    "FromLogitsMismatchError",
+    "FromLogitsWarning",
+    "check_from_logits",
+)
+
+
+def __getattr__(name):
+    if name in _GUARD_NAMES:
+        from . import guard
+
+        return getattr(guard, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "EPSILON",
     "binary_crossentropy",
@@ -31,4 +50,5 @@ __all__ = [
     "sample",
     "top_k_filter",
     "top_p_filter",
+    *_GUARD_NAMES,
 ]

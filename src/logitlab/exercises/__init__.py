@@ -10,7 +10,7 @@ In an exercise notebook::
 
 import importlib
 
-CHAPTERS = ("chapter1", "chapter2", "chapter3")
+CHAPTERS = ("chapter1", "chapter2", "chapter3", "chapter4", "chapter5")
 
 
 def questions(chapter):

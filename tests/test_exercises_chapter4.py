@@ -16,7 +16,6 @@ from scipy.special import log_softmax as sp_log_softmax
 from logitlab.checking import CORRECT, INCORRECT, UNATTEMPTED
 from logitlab.exercises import chapter4 as ex
 
-FUNCTION_QUESTIONS = [ex.q2, ex.q3, ex.q4, ex.q5]
 QUESTIONS = {q.id: q for q in ex.QUESTIONS}
 Q1_NAMES = [f"from_logits_{k}" for k in "abcdef"]
 
@@ -203,20 +202,9 @@ PLANTED = {
 }
 
 
-def _raise_not_implemented(*args, **kwargs):
-    raise NotImplementedError("Replace this line with your code.")
-
-
-def test_the_module_lists_its_questions_in_order():
-    assert [q.id for q in ex.QUESTIONS] == ["4.1", "4.2", "4.3", "4.4", "4.5"]
-    assert ex.QUESTIONS == [ex.q1, ex.q2, ex.q3, ex.q4, ex.q5]
-
-
 def test_every_mistake_is_planted_here():
     named = {(q.id, m.name) for q in ex.QUESTIONS for m in q.mistakes}
     assert named == set(PLANTED)
-    for q in ex.QUESTIONS:
-        assert len(q.mistakes) >= 3, q.id
 
 
 # -- (a) right answers pass --------------------------------------------------------------------
@@ -238,15 +226,6 @@ def test_an_independent_right_answer_passes(qid, answer):
     assert result.status == CORRECT, result.feedback
 
 
-@pytest.mark.parametrize("q", FUNCTION_QUESTIONS, ids=lambda q: q.id)
-def test_the_reference_and_the_worked_solution_pass(q):
-    assert q.evaluate({q.name: q.reference}).status == CORRECT
-    namespace = {"np": np, "keras": keras}
-    exec(q.solution_code, namespace)
-    result = q.evaluate({q.name: namespace[q.name]})
-    assert result.status == CORRECT, result.feedback
-
-
 def test_the_cases_reach_the_extremes():
     """The probability path caps a zero at -log(1e-7); the binary loss stays finite at +-1000."""
     expected = ex.q2.reference(np.float32([[0, 0, 1]]), np.float32([[0.5, 0.5, 0]]))
@@ -262,14 +241,6 @@ def test_q5_accepts_case_and_space_variants():
 
 
 # -- (b) unattempted answers -------------------------------------------------------------------
-
-@pytest.mark.parametrize("q", FUNCTION_QUESTIONS, ids=lambda q: q.id)
-@pytest.mark.parametrize("answers", ["missing", "none", "stub"])
-def test_an_unattempted_function_is_reported_as_such(q, answers):
-    given = {"missing": {}, "none": {q.name: None}, "stub": {q.name: _raise_not_implemented}}[answers]
-    result = q.evaluate(given)
-    assert result.status == UNATTEMPTED
-    assert q.name in result.feedback or "NotImplementedError" in result.feedback
 
 
 @pytest.mark.parametrize("given", [{}, {"from_logits_a": True}, dict(q1_right(), from_logits_f=None)])
@@ -330,31 +301,6 @@ def test_q1_a_generic_wrong_value_says_which_one():
 
 # -- (e) evaluate never raises -----------------------------------------------------------------
 
-def _raises(*args, **kwargs):
-    raise RuntimeError("boom")
-
-
-GARBAGE = {
-    "raises": _raises,
-    "string": lambda *args, **kwargs: "loss",
-    "wrong shape": lambda *args, **kwargs: np.zeros(7),
-    "ellipsis": lambda *args, **kwargs: Ellipsis,
-    "no return": lambda *args, **kwargs: None,
-    "not callable": 3.0,
-    "wrong signature": lambda: 0.0,
-    "object": lambda *args, **kwargs: object(),
-}
-
-
-@pytest.mark.parametrize("q", FUNCTION_QUESTIONS, ids=lambda q: q.id)
-@pytest.mark.parametrize("kind", sorted(GARBAGE))
-def test_garbage_never_raises(q, kind):
-    result = q.evaluate({q.name: GARBAGE[kind]})
-    assert result.status in (INCORRECT, UNATTEMPTED)
-    assert result.feedback
-    if kind == "raises":
-        assert "RuntimeError" in result.feedback
-
 
 @pytest.mark.parametrize(
     "given",
@@ -371,11 +317,3 @@ def test_garbage_values_never_raise(given):
     assert result.feedback
 
 
-def test_hints_and_solutions_print(capsys):
-    for q in ex.QUESTIONS:
-        q.hint()
-        q.hint(2)
-        q.solution()
-        assert q.hints
-    out = capsys.readouterr().out
-    assert "Hint 2 of 3" in out and "Solution to question 4.5" in out

@@ -18,7 +18,7 @@ import sys
 import textwrap
 import traceback
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 

@@ -226,6 +226,11 @@ def test_page_in_a_browser(browser, server, screenshots, name):
               .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src)"""
     )
     outputs = page.locator(".cell_output").count()
+    # Messages printed by cells tagged wrap-output wrap (_static/outputs.css) instead of scrolling.
+    overflowing = page.evaluate(
+        """() => [...document.querySelectorAll('.cell.tag_wrap-output .cell_output pre')]
+              .filter(pre => pre.scrollWidth > pre.clientWidth + 1).map(pre => pre.textContent.slice(0, 80))"""
+    )
     page.screenshot(path=str(screenshots / f"{name.replace('/', '__')}.png"), full_page=True)
     context.close()
 
@@ -233,5 +238,6 @@ def test_page_in_a_browser(browser, server, screenshots, name):
     assert not problems, f"{name}: " + "; ".join(problems)
     assert not math["untypeset"] and not math["errors"], f"{name}: MathJax failed on {math}"
     assert not images, f"{name}: images that did not load: {images}"
+    assert not overflowing, f"{name}: messages that scroll sideways instead of wrapping: {overflowing}"
     if _notebook_outputs(name):
         assert outputs > 0, f"{name}: the notebook has outputs, the page shows none"

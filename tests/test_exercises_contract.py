@@ -132,3 +132,14 @@ def test_garbage_never_raises(q, kind):
     assert result.feedback
     if kind == "raises":
         assert "RuntimeError" in result.feedback
+
+
+def test_feedback_shows_code_spans_as_code_and_escapes_the_rest():
+    from logitlab.checking import CheckResult
+
+    result = CheckResult(INCORRECT, "`top_k_filter` kept 3 < 4 tokens; use `np.argsort(-z)`")
+    assert result._repr_html_() == (
+        '<p><strong style="color:#c62828">Incorrect</strong>: <code>top_k_filter</code> kept '
+        "3 &lt; 4 tokens; use <code>np.argsort(-z)</code></p>"
+    )
+    assert str(result) == "Incorrect: `top_k_filter` kept 3 < 4 tokens; use `np.argsort(-z)`"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import sys
+import re
 import textwrap
 import traceback
 import warnings
@@ -63,11 +64,16 @@ class CheckResult:
 
     def _repr_html_(self):
         colour = {CORRECT: "#2e7d32", UNATTEMPTED: "#6d6d6d", INCORRECT: "#c62828"}[self.status]
-        body = f": {html.escape(self.feedback)}" if self.feedback else ""
+        body = f": {_code_spans(html.escape(self.feedback))}" if self.feedback else ""
         return f'<p><strong style="color:{colour}">{self._title()}</strong>{body}</p>'
 
     def __repr__(self):
         return str(self)
+
+
+def _code_spans(escaped):
+    """Show the feedback's `code` spans as code in the notebook (the text is already escaped)."""
+    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", escaped)
 
 
 def same(got, expected, rtol=1e-6, atol=1e-9):

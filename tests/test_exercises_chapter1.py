@@ -248,7 +248,6 @@ def test_q5_expects_the_reference_numbers():
 
 # -- (b) unattempted answers -------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("q", [ex.q4, ex.q5], ids=lambda q: q.id)
 @pytest.mark.parametrize("value", ["missing", None, Ellipsis])
 def test_unattempted_values_are_reported_as_such(q, value):
@@ -327,7 +326,6 @@ def test_a_generic_wrong_value_says_what_is_wrong(q, value):
 
 # -- (e) evaluate never raises -----------------------------------------------------------------
 
-
 @pytest.mark.parametrize("q", [ex.q4, ex.q5], ids=lambda q: q.id)
 @pytest.mark.parametrize("value", ["logits", np.zeros((2, 2)), [1, [2, 3]], object(), tf.zeros([5]),
                                    np.full((3, 4), np.nan), np.full((3, 4), -np.inf)],
@@ -336,5 +334,3 @@ def test_garbage_values_never_raise(q, value):
     result = q.evaluate({q.answer_names[0]: value})
     assert result.status == INCORRECT
     assert result.feedback
-
-

@@ -225,7 +225,6 @@ def test_the_reference_masked_softmax_keeps_the_dtype_and_zeros_empty_rows():
 
 # -- (b) unattempted answers -------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("given", [{}, {"temperature_90": 0.4}, {"temperature_90": None, "entropy_90": 0.4}])
 def test_unattempted_values_are_reported_as_such(given):
     result = ex.q3.evaluate(given)
@@ -287,7 +286,6 @@ def test_a_generic_wrong_value_says_what_is_wrong():
 
 # -- (e) evaluate never raises -----------------------------------------------------------------
 
-
 @pytest.mark.parametrize(
     "given",
     [
@@ -301,5 +299,3 @@ def test_garbage_values_never_raise(given):
     result = ex.q3.evaluate(given)
     assert result.status == INCORRECT
     assert result.feedback
-
-

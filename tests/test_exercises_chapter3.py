@@ -227,7 +227,6 @@ def test_q5_expects_the_reference_numbers():
 
 # -- (b) unattempted answers -------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("given", [{}, {"batch_losses": np.zeros(4)}, {"batch_losses": None, "batch_mean_loss": 1.0}])
 def test_unattempted_values_are_reported_as_such(given):
     result = ex.q5.evaluate(given)
@@ -288,7 +287,6 @@ def test_a_generic_wrong_value_says_what_is_wrong():
 
 # -- (e) evaluate never raises -----------------------------------------------------------------
 
-
 @pytest.mark.parametrize(
     "given",
     [
@@ -302,5 +300,3 @@ def test_garbage_values_never_raise(given):
     result = ex.q5.evaluate(given)
     assert result.status == INCORRECT
     assert result.feedback
-
-

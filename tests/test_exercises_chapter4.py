@@ -242,7 +242,6 @@ def test_q5_accepts_case_and_space_variants():
 
 # -- (b) unattempted answers -------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("given", [{}, {"from_logits_a": True}, dict(q1_right(), from_logits_f=None)])
 def test_unattempted_values_are_reported_as_such(given):
     result = ex.q1.evaluate(given)
@@ -301,7 +300,6 @@ def test_q1_a_generic_wrong_value_says_which_one():
 
 # -- (e) evaluate never raises -----------------------------------------------------------------
 
-
 @pytest.mark.parametrize(
     "given",
     [
@@ -315,5 +313,3 @@ def test_garbage_values_never_raise(given):
     result = ex.q1.evaluate(given)
     assert result.status == INCORRECT
     assert result.feedback
-
-

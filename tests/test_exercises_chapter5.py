@@ -355,7 +355,6 @@ def test_q5_mistakes_are_far_from_the_right_distribution():
 
 # -- (b) unattempted answers -------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("given", [{}, {"greedy_ids": np.zeros(4)}, {"greedy_ids": None, "cool_probs": 1.0}])
 def test_unattempted_values_are_reported_as_such(given):
     result = ex.q3.evaluate(given)
@@ -438,7 +437,6 @@ def test_a_generic_wrong_value_says_what_is_wrong():
 
 # -- (e) evaluate never raises -----------------------------------------------------------------
 
-
 @pytest.mark.parametrize(
     "given",
     [
@@ -452,5 +450,3 @@ def test_garbage_values_never_raise(given):
     result = ex.q3.evaluate(given)
     assert result.status == INCORRECT
     assert result.feedback
-
-

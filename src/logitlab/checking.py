@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import sys
 import re
+import sys
 import textwrap
 import traceback
 import warnings
@@ -281,9 +281,8 @@ def _caller_namespace():
 
 def _display(result):
     try:
-        from IPython.display import display
-
         from IPython import get_ipython
+        from IPython.display import display
 
         if get_ipython() is not None:
             display(result)

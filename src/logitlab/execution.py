@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,11 +42,9 @@ def execute_notebook(nb, cwd, timeout=600, allow_errors=False, kernel_name=KERNE
     with tempfile.TemporaryFile() as kernel_log:
         try:
             client.execute(stderr=kernel_log)
-        except Exception as err:
+        except Exception:
             kernel_log.seek(0)
-            log = kernel_log.read().decode("utf-8", "replace").strip()
-            if log and hasattr(err, "add_note"):
-                err.add_note("The kernel's own log:\n" + log)
+            sys.stderr.write(kernel_log.read().decode("utf-8", "replace"))
             raise
     return time.perf_counter() - start
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, same
 from ..numerics import log_softmax, sigmoid, softmax
+from .mistakes import exp_normalise
 
 __all__ = ["q1", "q2", "q3", "q4", "q5", "QUESTIONS", "Q4_PROBS", "Q5_LOGITS"]
 
@@ -240,9 +241,7 @@ def _lsm_log_of_softmax(z, axis=-1):
 
 
 def _lsm_log_of_naive_softmax(z, axis=-1):
-    z = np.asarray(z)
-    e = np.exp(z)
-    return np.log(e / np.sum(e, axis=axis, keepdims=True))
+    return np.log(exp_normalise(z, axis=axis))
 
 
 def _lsm_no_max(z, axis=-1):

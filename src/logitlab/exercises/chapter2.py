@@ -15,6 +15,7 @@ import numpy as np
 
 from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, same
 from ..numerics import softmax
+from .mistakes import exp_normalise
 
 __all__ = ["q1", "q2", "q3", "q4", "QUESTIONS", "Q3_LOGITS", "Q3_TARGET"]
 
@@ -26,12 +27,6 @@ _F32 = np.float32
 _REFERENCE_LOGITS = np.array([0.1, 0.3, 0.5, 0.9])
 
 
-def _exp_normalise(x, axis=-1):
-    """exp, then divide by the sum along ``axis``: the definition, without any shift."""
-    e = np.exp(x)
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
 # -- Question 1: a stable softmax along any axis -------------------------------------------------
 
 def _softmax_reference(x, axis=-1):
@@ -39,17 +34,17 @@ def _softmax_reference(x, axis=-1):
 
 
 def _softmax_no_max(x, axis=-1):
-    return _exp_normalise(np.asarray(x), axis)
+    return exp_normalise(x, axis)
 
 
 def _softmax_mean_shift(x, axis=-1):
     x = np.asarray(x)
-    return _exp_normalise(x - np.mean(x, axis=axis, keepdims=True), axis)
+    return exp_normalise(x - np.mean(x, axis=axis, keepdims=True), axis)
 
 
 def _softmax_global_max(x, axis=-1):
     x = np.asarray(x)
-    return _exp_normalise(x - np.max(x), axis)
+    return exp_normalise(x - np.max(x), axis)
 
 
 def _softmax_last_axis_only(x, axis=-1):
@@ -170,7 +165,7 @@ def _temperature_ignored(logits, temperature):
 
 
 def _temperature_no_max(logits, temperature):
-    return _exp_normalise(np.asarray(logits) / temperature)
+    return exp_normalise(np.asarray(logits) / temperature)
 
 
 q2 = FunctionQuestion(
@@ -379,7 +374,7 @@ def _masked_finite_fill(logits, mask):
 
 def _masked_nan_for_empty_row(logits, mask):
     x = np.where(np.asarray(mask, dtype=bool), np.asarray(logits), -np.inf)
-    return _exp_normalise(x - np.max(x, axis=-1, keepdims=True))
+    return exp_normalise(x - np.max(x, axis=-1, keepdims=True))
 
 
 q4 = FunctionQuestion(

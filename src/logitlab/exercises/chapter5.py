@@ -22,6 +22,7 @@ import numpy as np
 from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, same
 from ..numerics import softmax
 from ..sampling import top_k_filter, top_p_filter
+from .mistakes import exp_normalise
 
 __all__ = ["q1", "q2", "q3", "q4", "q5", "QUESTIONS", "Q3_LOGITS", "Q3_TEMPERATURE"]
 
@@ -65,12 +66,6 @@ def _as_array(x):
 def _stable_softmax(z, axis=-1):
     z = np.asarray(z, dtype=float)
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-def _naive_softmax(z, axis=-1):
-    """Softmax without the max subtraction: exp(1000) overflows to inf, inf / inf is NaN."""
-    e = np.exp(np.asarray(z))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
@@ -235,7 +230,7 @@ def _topk_probs_zero_logits(logits, k):
 
 def _topk_probs_naive(logits, k):
     x = np.asarray(logits)
-    return _naive_softmax(np.where(_keep_first(x, k), x, _NEG_INF))
+    return exp_normalise(np.where(_keep_first(x, k), x, _NEG_INF))
 
 
 def _topk_probs_batch_normalised(logits, k):
@@ -333,7 +328,7 @@ def _q3_multiplied():
 
 
 def _q3_naive():
-    return {"cool_probs": _naive_softmax(Q3_LOGITS / _F32(Q3_TEMPERATURE))}
+    return {"cool_probs": exp_normalise(Q3_LOGITS / _F32(Q3_TEMPERATURE))}
 
 
 def _q3_wrong_axis():

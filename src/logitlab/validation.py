@@ -211,8 +211,8 @@ def check_sparse_labels(y_true, n_classes, batch_shape, name="y_true"):
         raise ValueError(
             f"{name} contains the label {int(value)} at index {_first_index(bad)}, outside "
             f"[0, {n_classes}) for n_classes={n_classes}. Labels must be class indices from 0 to "
-            f"{n_classes - 1}; if yours start at 1, subtract 1. (On a GPU, TensorFlow returns NaN "
-            "for such a label instead of raising.)"
+            f"{n_classes - 1}; if yours start at 1, subtract 1. (On a GPU or under XLA, TensorFlow "
+            "returns NaN for such a label instead of raising.)"
         )
     return labels
 

@@ -435,3 +435,46 @@ def test_guard_ignores_losses_it_does_not_cover(data):
     guard = FromLogitsGuard()
     fit(model, "mse", data, "binary", guard)
     assert guard.result.ok and guard.result.loss_kind is None
+
+
+@pytest.fixture
+def mixed_float16():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def mixed_precision_model(head):
+    """Dense(5, relu) -> Dense(3) with a softmax: in float16 ("float16"), in float32 ("float32")."""
+    inputs = keras.Input((FEATURES,))
+    logits = keras.layers.Dense(CLASSES)(keras.layers.Dense(5, activation="relu")(inputs))
+    dtype = "float32" if head == "float32" else None
+    return keras.Model(inputs, keras.layers.Activation("softmax", dtype=dtype)(logits))
+
+
+@pytest.mark.filterwarnings("ignore:.*received `from_logits=True`:UserWarning")  # Keras' own warning
+@pytest.mark.parametrize("head", ["float16", "float32"])
+def test_guard_says_keras_cannot_repair_a_float16_softmax(head, data, mixed_float16):
+    """Under mixed precision the loss casts a float16 softmax to float32 and loses its logits."""
+    x, y = data["x"], data["sparse_categorical"]
+    model = mixed_precision_model(head)
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert check_from_logits(model).ok is False
+    with pytest.raises(FromLogitsMismatchError) as caught:
+        model.fit(x, y, epochs=1, batch_size=BATCH, verbose=0, callbacks=[FromLogitsGuard(x[:8])])
+    for message in (str(caught.value), check_from_logits(model).message):
+        if head == "float16":
+            assert "Keras cannot repair it here" in message and "float16 output to float32" in message
+        else:
+            assert "Keras cannot repair it here" not in message and "often spots a softmax" in message
+
+
+def test_a_float16_softmax_really_is_not_repaired(mixed_float16):
+    """The fact behind the message: the float16 softmax reaches the loss without its logits."""
+    probabilities = keras.activations.softmax(tf.constant([[2.0, 0.0, -50.0]], dtype="float16"))
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = float(loss(tf.constant([[0.0, 0.0, 1.0]]), probabilities))
+    assert not caught
+    assert value == pytest.approx(1.513, abs=1e-3)  # the double softmax, not the exact 52.127

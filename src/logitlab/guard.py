@@ -154,6 +154,7 @@ class _LossInfo:
     name: str  # how to call it in a message: "CategoricalCrossentropy", "MeanSquaredError", ...
     given_as: str  # "object", "string" or "function"
     spelling: str  # the string or function name the user passed, for messages
+    dtype: str | None = None  # the dtype a Loss object converts y_pred to (None: no conversion)
 
 
 def _describe_unknown_loss(loss):
@@ -193,7 +194,11 @@ def _loss_info(loss):
     if kind is None:
         name = type(loss).__name__ if isinstance(loss, keras.losses.Loss) else (spelling or repr(loss))
         return _LossInfo(None, None, name, given_as, spelling)
-    return _LossInfo(kind, bool(kwargs.get("from_logits", False)), _CLASS_OF_KIND[kind], given_as, spelling)
+    dtype = getattr(loss, "dtype", None) if isinstance(loss, keras.losses.Loss) else None
+    return _LossInfo(
+        kind, bool(kwargs.get("from_logits", False)), _CLASS_OF_KIND[kind], given_as, spelling,
+        dtype=None if dtype is None else str(dtype),
+    )
 
 
 def _model_loss(model, loss):
@@ -472,7 +477,26 @@ def _where(structure):
     return f"call() ends in {act}"
 
 
-def _verdict(info, structure, evidence=""):
+def _output_dtype(model):
+    """The dtype of a Sequential or functional model's single output, or ``None``."""
+    outputs = getattr(model, "outputs", None)
+    if isinstance(outputs, (list, tuple)) and len(outputs) == 1 and hasattr(outputs[0], "dtype"):
+        return str(outputs[0].dtype)
+    return None
+
+
+def _why_keras_cannot_repair(info, output_dtype, act):
+    """Why Keras' own repair of a double softmax does not apply, or ``None`` when it may."""
+    if info.dtype is None or output_dtype is None or output_dtype == info.dtype:
+        return None
+    return (
+        f"Keras cannot repair it here: the loss converts the model's {output_dtype} output to "
+        f"{info.dtype}, and the converted tensor no longer carries the logits behind the {act}, "
+        "so training runs on the wrong loss, with no warning."
+    )
+
+
+def _verdict(info, structure, evidence="", output_dtype=None):
     kind, from_logits = info.kind, info.from_logits
     output = structure.output
     act = structure.activation
@@ -516,11 +540,14 @@ def _verdict(info, structure, evidence=""):
             f"Fix: {remove} and keep from_logits=True — the stable choice — or keep the {act} and "
             f"set from_logits=False ({_loss_spelled(info, False)})."
         )
+        repair = _why_keras_cannot_repair(info, output_dtype, act) or (
+            f"(Keras' model.fit with the TensorFlow backend often spots a {act} and takes the logits "
+            f"behind it, printing only a warning; eager code, custom training loops, other backends "
+            f"and a {act} in another dtype than the loss's train on the wrong loss.)"
+        )
         message = (
             f"The model ends in a {act} ({where}), so it outputs probabilities, but {flag}: the loss "
-            f"will apply a second {act} to them.{evidence} (Keras' model.fit with the TensorFlow backend "
-            f"often spots a {act} and takes the logits behind it, printing only a warning; eager code, "
-            f"custom training loops and other backends train on the wrong loss.) {fix}"
+            f"will apply a second {act} to them.{evidence} {repair} {fix}"
         )
         return FromLogitsCheck(False, kind, from_logits, output, message, fix)
 
@@ -634,7 +661,7 @@ def check_from_logits(model, loss=None):
     structure = _structure(model)
     if info.kind is None:
         return _not_covered(info, structure)
-    return _verdict(info, structure)
+    return _verdict(info, structure, output_dtype=_output_dtype(model))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -757,11 +784,13 @@ class FromLogitsGuard(keras.callbacks.Callback):
             if structure_of_inputs is not None:
                 x = _sample_inputs(structure_of_inputs)
         evidence, keras_logits, values = "", False, "unknown"
+        output_dtype = _output_dtype(model)
         if x is not None:
             outputs = model(x, training=False)
             if tf.is_tensor(outputs):
                 keras_logits = hasattr(outputs, "_keras_logits")
                 values = _values_say(outputs, info.kind)
+                output_dtype = str(outputs.dtype.name)
         structure = _structure(model)
         if structure.output == "unknown":
             if keras_logits:
@@ -773,7 +802,7 @@ class FromLogitsGuard(keras.callbacks.Callback):
             evidence = "On the first batch every output row lies in [0, 1] and sums to 1."
         elif values == "logits" and structure.output == "logits":
             evidence = "On the first batch some outputs lie outside [0, 1]."
-        return _verdict(info, structure, evidence)
+        return _verdict(info, structure, evidence, output_dtype=output_dtype)
 
     def _report(self, result):
         self.result = result

@@ -4,11 +4,12 @@ import doctest
 
 import pytest
 
-import logitlab.guard
+import logitlab.guard.callback
+import logitlab.guard.check
 import logitlab.numerics
 import logitlab.sampling
 
-MODULES = [logitlab.numerics, logitlab.sampling, logitlab.guard]
+MODULES = [logitlab.numerics, logitlab.sampling, logitlab.guard.check, logitlab.guard.callback]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

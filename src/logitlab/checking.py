@@ -163,12 +163,17 @@ class Mistake:
     """A common wrong answer, recognised by reproducing it.
 
     ``answer`` is a function (for a function question) or a value (for a value question) that
-    makes the mistake; when the learner's answer agrees with it, ``message`` is shown.
+    makes the mistake; when the learner's answer agrees with it, ``message`` is shown. A function
+    question's mistake may be made in several ways (e.g. breaking ties either way): ``answer``
+    is then a tuple of functions, and agreeing with any one of them names the mistake.
     """
 
     name: str
     answer: Any
     message: str
+
+    def variants(self):
+        return tuple(self.answer) if isinstance(self.answer, (tuple, list)) else (self.answer,)
 
 
 class Question:
@@ -307,7 +312,8 @@ class FunctionQuestion(Question):
                     if (why := self._differs(case, value, case.call(self.reference))) is not None]
         if failures:
             for mistake in self.mistakes:
-                if all(self._agrees(mistake.answer, case, value) for case, value in got):
+                if any(all(self._agrees(variant, case, value) for case, value in got)
+                       for variant in mistake.variants()):
                     return CheckResult(INCORRECT, mistake.message, mistake.name)
             case, _, why = failures[0]
             return CheckResult(INCORRECT, f"wrong result for `{self.name}{case.describe()}`: {why}.")

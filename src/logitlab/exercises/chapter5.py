@@ -14,6 +14,7 @@ likely tokens, in that order, until the mass of the kept tokens reaches ``p``.
 
 from __future__ import annotations
 
+import functools
 
 import numpy as np
 
@@ -37,17 +38,18 @@ def _close_rows(got, expected, **tolerance):
     that overflows (exp(1000) is inf, inf / inf is NaN) be recognised whichever entries of the
     broken row the learner's code happens to turn into NaN.
     """
-    try:
-        expected_array = np.asarray(expected, dtype=float)
-        if not np.isnan(expected_array).any():
+    try:  # the arrays keep their dtypes: the tolerance follows them
+        expected_array = np.asarray(expected)
+        if not np.isnan(expected_array.astype(float)).any():
             return same(got, expected, **tolerance)
-        got_array = np.asarray(got.numpy() if hasattr(got, "numpy") else got, dtype=float)
+        got_array = np.asarray(got.numpy() if hasattr(got, "numpy") else got)
+        got_array.astype(float)
     except Exception:
         return same(got, expected, **tolerance)
     if got_array.shape != expected_array.shape:
         return f"expected shape {expected_array.shape}, got shape {got_array.shape}"
-    broken = np.isnan(expected_array).any(axis=-1)
-    got_broken = np.isnan(got_array).any(axis=-1)
+    broken = np.isnan(expected_array.astype(float)).any(axis=-1)
+    got_broken = np.isnan(got_array.astype(float)).any(axis=-1)
     if np.any(broken != got_broken):
         return "NaN in different rows"
     if np.any(~broken):
@@ -99,9 +101,9 @@ def _topk_reference(logits, k):
     return top_k_filter(logits, k)
 
 
-def _topk_k_plus_one(logits, k):
+def _topk_k_plus_one(logits, k, ascending_ties=False):
     x = np.asarray(logits, dtype=float)
-    return np.where(_keep_first(x, k + 1), x, _NEG_INF)
+    return np.where(_keep_first(x, k + 1, ascending_ties), x, _NEG_INF)
 
 
 def _topk_strict_threshold(logits, k):
@@ -155,7 +157,7 @@ q1 = FunctionQuestion(
     mistakes=[
         Mistake(
             "kept_k_plus_one",
-            _topk_k_plus_one,
+            (_topk_k_plus_one, functools.partial(_topk_k_plus_one, ascending_ties=True)),
             "your filter keeps k + 1 tokens: an off-by-one in the index of the k-th largest value. "
             "In an ascending sort of n logits, the k-th largest is at index n - k (np.sort(x)[..., -k]), "
             "and np.argsort(...)[..., -k:] gives the last k indices.",

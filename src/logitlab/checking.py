@@ -82,13 +82,13 @@ def _code_spans(escaped):
     return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", escaped)
 
 
-def same(got, expected, scale=0.0, eps=None, rtol=0.0, atol=0.0):
+def same(got, expected, scale=0.0, exponent=0.0, eps=None, rtol=0.0, atol=0.0):
     """Return ``None`` if ``got`` matches ``expected`` within rounding, else why not.
 
     The one tolerance policy of every check (:func:`logitlab.tolerance.compare`): it follows the
     dtypes and the size of the quantities involved (``scale``).
     """
-    return compare(got, expected, scale=scale, eps=eps, rtol=rtol, atol=atol)
+    return compare(got, expected, scale=scale, exponent=exponent, eps=eps, rtol=rtol, atol=atol)
 
 
 def frozen(array, dtype=None):
@@ -265,19 +265,25 @@ def _got(outcome):
 class FunctionQuestion(Question):
     """The learner writes a function; it is called on each :class:`Case` and compared.
 
+    ``sizes`` says how large the quantities involved are, for the tolerance: a function of the
+    case's arguments returning ``{"scale": ..., "exponent": ...}`` (see :mod:`logitlab.tolerance`;
+    :func:`~logitlab.tolerance.probabilities` for answers that are probabilities); by default the
+    scale is the largest magnitude among the inputs and the expected values.
+
     ``same_calls`` and ``different_calls`` are pairs of case indices whose results must be
     identical, or must differ: the reproducibility of an answer that takes a seeded generator
     (called twice with generators seeded alike it must draw the same; seeded differently, not).
     """
 
     def __init__(self, id, title, name, reference, cases, hints, mistakes=(), points=1,
-                 compare=same, same_calls=(), different_calls=()):
+                 compare=same, sizes=None, same_calls=(), different_calls=()):
         super().__init__(id, title, (name,), hints, points)
         self.name = name
         self.reference = reference
         self.cases = tuple(cases)
         self.mistakes = tuple(mistakes)
         self.compare = compare
+        self.sizes = sizes
         self.same_calls = tuple(same_calls)
         self.different_calls = tuple(different_calls)
 
@@ -320,7 +326,10 @@ class FunctionQuestion(Question):
         return self._reproducible([value for _, value in got]) or CheckResult(CORRECT)
 
     def _differs(self, case, got, expected):
-        return self.compare(got, expected, **case.tolerance(expected))
+        tolerance = case.tolerance(expected)
+        if self.sizes is not None:
+            tolerance.update(case.call(self.sizes))
+        return self.compare(got, expected, **tolerance)
 
     def _agrees(self, wrong, case, got):
         try:
@@ -349,17 +358,19 @@ class FunctionQuestion(Question):
 class ValueQuestion(Question):
     """The learner computes one or more values; they are compared with expected values.
 
-    ``scale`` is the size of the quantities the values are computed from (the question's data),
-    for the tolerance (:mod:`logitlab.tolerance`); by default, the size of the expected values.
+    ``scale`` and ``exponent`` are the sizes of the quantities the values are computed from (the
+    question's data), for the tolerance (:mod:`logitlab.tolerance`); by default, the scale is the
+    size of the expected values.
     """
 
     def __init__(self, id, title, names, expected, hints, mistakes=(), points=1,
-                 compare=same, scale=0.0):
+                 compare=same, scale=0.0, exponent=0.0):
         super().__init__(id, title, names, hints, points)
         self.expected = expected  # a callable returning {name: value}, computed when checked
         self.mistakes = tuple(mistakes)  # each mistake's answer is a callable returning {name: value}
         self.compare = compare
         self.scale = scale
+        self.exponent = exponent
 
     def probes(self):
         return [{"value": name} for name in self.answer_names]
@@ -384,7 +395,7 @@ class ValueQuestion(Question):
         return CheckResult(INCORRECT, f"`{name}` is not right: {why}.")
 
     def _differs(self, got, expected):
-        return self.compare(got, expected, scale=max(self.scale, magnitude(expected)), eps=None)
+        return self.compare(got, expected, scale=max(self.scale, magnitude(expected)), exponent=self.exponent)
 
 
 def questions_in(namespace):

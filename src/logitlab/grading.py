@@ -130,8 +130,8 @@ def grade_notebook(path, timeout=120):
         return NotebookGrade(str(path), 0, 0, "not a logitlab exercise notebook (no `from logitlab.exercises import chapterN` and no logitlab metadata)", [])
     try:
         questions = _questions(chapter)
-    except ImportError:
-        return NotebookGrade(str(path), 0, 0, f"unknown exercise chapter {chapter!r}", [])
+    except ImportError as err:
+        return NotebookGrade(str(path), 0, 0, f"unknown exercise chapter {chapter!r} ({err})", [])
 
     with tempfile.TemporaryDirectory(prefix="logitlab-grade-") as folder:
         work, judge = Path(folder) / "submission", Path(folder) / "judge"

@@ -7,13 +7,20 @@ log-softmax computed as ``z - (m + log(sum(exp(z - m))))`` on logits of 1e4 form
 log-sum-exp 10000.69..., which float32 holds only to about 1e-3; the result, about -0.69, carries
 that absolute error. So an entry of an answer is accepted when::
 
-    |got - expected| <= ROUNDINGS * eps * (|expected| + scale) + atol + rtol * |expected|
+    |got - expected| <= ROUNDINGS * eps * (|expected| * (1 + exponent) + scale)
+                        + atol + rtol * |expected|
 
 where ``eps`` is the machine epsilon of the least precise floating dtype involved (the answer's,
-the reference's, the inputs'), and ``scale`` is the size of the quantities involved (by default
-the largest finite magnitude among the inputs and the expected values of one case). ``rtol`` and
-``atol`` are 0 unless a question has a reason of its own (a value found by a numerical solver is
-only as exact as the solver). Infinities and NaN must match exactly (same places, same signs).
+the reference's, the inputs'), but never looser than float32's: the course computes in float32
+or float64, and a half-precision answer is not accepted for its own rounding. ``scale`` is the size of the quantities the answer is computed
+from, whose absolute rounding it carries (by default the largest finite magnitude among the
+inputs and the expected values of one case: a log-softmax carries the rounding of its
+log-sum-exp), and ``exponent`` is the size of the quantities an answer exponentiates: a
+probability exp(z - lse(z)) computed from logits of 1e4 carries the relative error of
+exp(1e4 * eps), about 1e-3 in float32. Probabilities use ``scale`` 1 (they are formed from sums
+of size 1) and ``exponent`` the size of the logits. ``rtol`` and ``atol`` are 0 unless a question
+has a reason of its own (a value found by a numerical solver is only as exact as the solver).
+Infinities and NaN must match exactly (same places, same signs).
 
 When an answer is refused, the message says how far off it is, and for a float32 (or float16)
 answer how many roundings of its precision that is, so a learner can tell a wrong formula (many
@@ -24,12 +31,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ROUNDINGS", "compare", "magnitude", "precision", "show"]
+__all__ = ["ROUNDINGS", "compare", "magnitude", "precision", "probabilities", "show"]
 
 #: How many roundings of the working precision an answer may be off by, relative to the size of
 #: the quantities involved. Different orders of summation and exp/log implementations differ by
 #: a few roundings; every named mistake of the exercises is off by many thousands.
 ROUNDINGS = 16
+
+#: The loosest precision a check assumes: float32's machine epsilon (about 1.19e-07).
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
 
 
 def precision(*dtypes):
@@ -77,6 +87,19 @@ def magnitude(*values):
     return largest
 
 
+def probabilities(*args, **kwargs):
+    """The sizes for an answer made of probabilities computed from the floating ``args``.
+
+    Example:
+    >>> import numpy as np
+    >>> probabilities(np.float32([1e4, 0.0]), 2) == {"scale": 1.0, "exponent": 10000.0}
+    True
+    """
+    floats = [a for a in list(args) + list(kwargs.values())
+              if isinstance(a, (np.ndarray, np.generic, float)) and np.asarray(a).dtype.kind == "f"]
+    return {"scale": 1.0, "exponent": magnitude(*floats)}
+
+
 def _numbers(value):
     """``value`` as a float array, and its own dtype; raises TypeError when it is not numbers."""
     if hasattr(value, "numpy") and callable(value.numpy):
@@ -87,13 +110,14 @@ def _numbers(value):
     return array.astype(float), array.dtype
 
 
-def compare(got, expected, scale=0.0, eps=None, rtol=0.0, atol=0.0):
+def compare(got, expected, scale=0.0, exponent=0.0, eps=None, rtol=0.0, atol=0.0):
     """Return ``None`` if ``got`` matches ``expected`` within rounding, else why not (a sentence).
 
     Args:
         got: the answer: a number, an array or a tensor.
         expected: the reference value.
-        scale: the size of the quantities the computation goes through (e.g. the largest logit).
+        scale: the size of the quantities the answer is computed from (e.g. the largest logit).
+        exponent: the size of the quantities the answer exponentiates (for probabilities).
         eps: a precision to assume at least (e.g. that of the inputs); see :func:`precision`.
         rtol: an extra relative tolerance (0 unless the question has its own reason).
         atol: an extra absolute tolerance.
@@ -118,7 +142,7 @@ def compare(got, expected, scale=0.0, eps=None, rtol=0.0, atol=0.0):
     expected_array, expected_dtype = _numbers(expected)
     if got_array.shape != expected_array.shape:
         return f"expected shape {expected_array.shape}, got shape {got_array.shape}"
-    eps = max(precision(got_dtype, expected_dtype), eps or 0.0)
+    eps = min(max(precision(got_dtype, expected_dtype), eps or 0.0), FLOAT32_EPS)
     special = ~np.isfinite(expected_array) | ~np.isfinite(got_array)
     same_special = np.where(
         np.isnan(expected_array), np.isnan(got_array), got_array == expected_array)
@@ -127,7 +151,7 @@ def compare(got, expected, scale=0.0, eps=None, rtol=0.0, atol=0.0):
     with np.errstate(invalid="ignore"):
         error = np.where(special, 0.0, np.abs(got_array - expected_array))
         size = np.where(special, 0.0, np.abs(expected_array))
-    rounding = eps * (size + scale)
+    rounding = eps * (size * (1 + exponent) + scale)
     allowed = ROUNDINGS * rounding + atol + rtol * size
     if np.all(error <= allowed):
         return None
@@ -136,7 +160,7 @@ def compare(got, expected, scale=0.0, eps=None, rtol=0.0, atol=0.0):
     where = f" at index {tuple(int(i) for i in worst)}" if error.ndim else ""
     off = f"off by {error[worst]:.2g}{where}"
     if got_dtype.kind == "f" and got_dtype.itemsize < 8 and rounding[worst] > 0:
-        name = got_dtype.name
+        name = "float32" if got_dtype.itemsize == 4 else f"{got_dtype.name} (checked as float32)"
         off += (f", {error[worst] / rounding[worst]:.3g} times {name} rounding there "
                 f"({rounding[worst]:.2g}; up to {ROUNDINGS} times is accepted)")
     return f"{why} ({off})"

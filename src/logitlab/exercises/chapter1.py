@@ -16,7 +16,7 @@ import numpy as np
 from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, frozen, questions_in, same
 from ..numerics import log_softmax, sigmoid, softmax
 from ..probing import RAISED, RETURNED, Outcome
-from ..tolerance import precision
+from ..tolerance import precision, probabilities
 from .mistakes import exp_normalise
 
 __all__ = ["q1", "q2", "q3", "q4", "q5", "QUESTIONS", "Q4_PROBS", "Q5_LOGITS"]
@@ -161,6 +161,7 @@ q2 = FunctionQuestion(
     title="a sigmoid that never overflows",
     name="stable_sigmoid",
     reference=_sigmoid_reference,
+    sizes=probabilities,  # probabilities: quantities of size 1, exponentials of the logits
     cases=[
         _NoOverflowCase((np.array([-3.0, -1.0, 0.0, 1.0, 3.0]),)),
         _NoOverflowCase((np.array([-1000.0], dtype=_F32),), label="([-1000] in float32)"),

@@ -13,6 +13,7 @@ import functools
 
 import numpy as np
 
+from ..tolerance import probabilities
 from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, frozen, questions_in, same
 from ..numerics import softmax
 from .mistakes import exp_normalise
@@ -63,6 +64,7 @@ q1 = FunctionQuestion(
     title="a numerically stable softmax along any axis",
     name="stable_softmax",
     reference=_softmax_reference,
+    sizes=probabilities,
     cases=[
         Case((_REFERENCE_LOGITS,), label="([0.1, 0.3, 0.5, 0.9], the chapter's reference logits)"),
         Case((np.array([1000.0, 0.0], dtype=_F32),), label="([1000, 0] in float32)"),
@@ -163,6 +165,7 @@ q2 = FunctionQuestion(
     title="softmax with temperature",
     name="temperature_softmax",
     reference=_temperature_reference,
+    sizes=lambda logits, temperature: probabilities(np.asarray(logits) / temperature),
     cases=[
         Case((_REFERENCE_LOGITS, 1.0), label="([0.1, 0.3, 0.5, 0.9], temperature=1)"),
         Case((_REFERENCE_LOGITS, 0.5), label="([0.1, 0.3, 0.5, 0.9], temperature=0.5)"),
@@ -352,6 +355,7 @@ q4 = FunctionQuestion(
     title="a masked softmax",
     name="masked_softmax",
     reference=_masked_reference,
+    sizes=probabilities,
     cases=[
         Case((np.array([2.0, 1.0, 0.5, -1.0]), np.array([True, False, True, True])),
              label="([2, 1, 0.5, -1], mask [True, False, True, True])"),

@@ -18,6 +18,7 @@ import functools
 
 import numpy as np
 
+from ..tolerance import magnitude, probabilities
 from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, frozen, questions_in, same
 from ..numerics import softmax
 from ..probing import Seeded
@@ -241,6 +242,7 @@ q2 = FunctionQuestion(
     title="the probabilities after top-k",
     name="top_k_probabilities",
     reference=_topk_probs_reference,
+    sizes=probabilities,
     cases=[
         Case((np.array([1.0, 3.0, 2.0, 0.5, -1.0]), 2)),
         Case((np.array([-2.0, -0.5, -3.0, -1.0]), 3), label="([-2, -0.5, -3, -1], 3): negative logits"),
@@ -336,6 +338,8 @@ q3 = ValueQuestion(
     title="greedy tokens and a temperature with TensorFlow",
     names=["greedy_ids", "cool_probs"],
     expected=_q3_expected,
+    scale=1.0,  # probabilities, exponentials of logits / T of up to 2e4
+    exponent=magnitude(Q3_LOGITS) / Q3_TEMPERATURE,
     mistakes=[
         Mistake(
             "temperature_multiplied",

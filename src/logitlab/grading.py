@@ -229,19 +229,9 @@ class _CheckTimeout(BaseException):
 
 def _write_atomic(path, text):
     """Write ``text`` to ``path`` atomically, with the permissions the umask gives a new file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; a report follows the umask
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from .probing import write_atomic
+
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline=""))
 
 
 _PROBE = "__import__('logitlab.probing', fromlist=['answer_file']).answer_file({probes!r}, {answers!r}, {qid!r})\n"

@@ -208,11 +208,15 @@ def _message(err):
 
 # -- files: the grader writes probes, the kernel answers, the judge reads --------------------
 
-def _write_atomic(path, write):
+def write_atomic(path, write):
+    """Create ``path`` atomically with ``write(temporary_path)``, with the permissions of the umask."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; a report follows the umask
+        os.close(fd)
         write(tmp)
         os.replace(tmp, path)
     finally:
@@ -224,13 +228,13 @@ def _save_arrays(path, arrays):
     def write(tmp):
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
-    _write_atomic(path, write)
+    write_atomic(path, write)
 
 
 def _save_json(path, data):
     def write(tmp):
         Path(tmp).write_text(json.dumps(data), encoding="utf-8")
-    _write_atomic(path, write)
+    write_atomic(path, write)
 
 
 def _load_arrays(path):

@@ -44,6 +44,8 @@ from pathlib import Path
 
 import nbformat
 
+from .exercises import CHAPTERS
+
 __all__ = ["NotebookGrade", "QuestionGrade", "grade_paths", "grade_notebook", "find_notebooks"]
 
 CHECK_SECONDS = 20  # the time limit of one question's check
@@ -130,8 +132,10 @@ def grade_notebook(path, timeout=120):
         return NotebookGrade(str(path), 0, 0, "not a logitlab exercise notebook (no `from logitlab.exercises import chapterN` and no logitlab metadata)", [])
     try:
         questions = _questions(chapter)
-    except ImportError as err:
-        return NotebookGrade(str(path), 0, 0, f"unknown exercise chapter {chapter!r} ({err})", [])
+    except ImportError as err:  # an unknown chapter, or a chapter module that does not import
+        known = chapter in CHAPTERS
+        return NotebookGrade(str(path), 0, 0, f"unknown exercise chapter {chapter!r}" if not known
+                             else f"the questions of {chapter} could not be loaded ({err})", [])
 
     with tempfile.TemporaryDirectory(prefix="logitlab-grade-") as folder:
         work, judge = Path(folder) / "submission", Path(folder) / "judge"
@@ -263,7 +267,8 @@ def _run_notebook(nb, cwd, timeout, probe_folder, answer_folder, questions):
         def output(self, outs, msg, display_id, cell_index):  # discard every output, note errors
             if msg.get("msg_type") == "error" and cell_index < len(nb.cells) and nb.cells[cell_index].get("_graded"):
                 content = msg.get("content", {})
-                run.errors.setdefault(cell_index, f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"[:300])
+                evalue = re.sub(r"\(\d+\.py, line (\d+)\)", r"(line \1)", str(content.get("evalue", "")))
+                run.errors.setdefault(cell_index, f"{content.get('ename', 'Error')}: {evalue}"[:300])
             return None
 
     deadline = time.monotonic() + timeout

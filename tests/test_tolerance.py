@@ -81,3 +81,9 @@ def test_magnitude_skips_what_is_not_finite_numbers():
     assert magnitude(np.float32([-np.inf, 3.0]), [np.nan, -7.0], "text", (np.zeros(2), 5)) == 7.0
     assert magnitude() == 0.0
     assert F32_EPS > 1e-7
+
+
+def test_a_misplaced_infinity_is_pointed_at():
+    expected = np.r_[np.full(20, -np.inf), 1.0, np.full(20, -np.inf)]
+    got = np.r_[np.full(20, -np.inf), -np.inf, 1.0, np.full(19, -np.inf)]
+    assert compare(got, expected).endswith("(first difference at index (20,): expected 1, got -inf)")

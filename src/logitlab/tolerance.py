@@ -151,7 +151,12 @@ def compare(got, expected, scale=0.0, exponent=0.0, eps=None, rtol=0.0, atol=0.0
     same_special = np.where(
         np.isnan(expected_array), np.isnan(got_array), got_array == expected_array)
     if np.any(special & ~same_special):
-        return f"expected {show(expected_array)}, got {show(got_array)}"
+        why = f"expected {show(expected_array)}, got {show(got_array)}"
+        if got_array.ndim:
+            first = tuple(int(i) for i in np.argwhere(special & ~same_special)[0])
+            why += (f" (first difference at index {first}: expected {expected_array[first]:g}, "
+                    f"got {got_array[first]:g})")
+        return why
     with np.errstate(invalid="ignore"):
         error = np.where(special, 0.0, np.abs(got_array - expected_array))
         size = np.where(special, 0.0, np.abs(expected_array))

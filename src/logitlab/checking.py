@@ -25,7 +25,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .probing import INTERRUPTED, MISSING, NOT_CALLED, RAISED, RETURNED, opaque, pack, run, unpack
+from .probing import (INTERRUPTED, MISSING, NOT_CALLED, RAISED, RETURNED, opaque, pack, pack_probes,
+                      run, unpack)
 from .tolerance import compare, magnitude, precision, show
 
 __all__ = [
@@ -183,7 +184,7 @@ class Question:
     inputs) and *judges* what they gave (:meth:`judge`), which is data only. ``check()`` does
     both in the notebook; the grader runs the probes in the learner's kernel and judges the data
     in a process where no learner code ran. The worked solution is written once, in the solution
-    notebook: ``solution()`` shows the code stored from it (:mod:`logitlab.exercises.solutions`).
+    notebook: ``solution()`` shows the code stored from it (``logitlab/exercises/solutions.json``).
     """
 
     def __init__(self, id, title, answer_names, hints, points=1):
@@ -229,8 +230,7 @@ class Question:
     def evaluate(self, namespace) -> CheckResult:
         """Run the probes against ``namespace`` (a dict of the learner's names) and judge them."""
         arrays = {}
-        probes = [{**p, **{k: pack(p[k], arrays) for k in ("args", "kwargs") if k in p}} for p in self.probes()]
-        return self.judge(run(probes, arrays, namespace))
+        return self.judge(run(pack_probes(self.probes(), arrays), arrays, namespace))
 
     def judge(self, outcomes) -> CheckResult:
         """Return the :class:`CheckResult` for what the probes gave (data); never raises."""

@@ -265,7 +265,7 @@ def _run_notebook(nb, cwd, timeout, probe_folder, answer_folder, questions):
 
     class QuietClient(NotebookClient):
         def output(self, outs, msg, display_id, cell_index):  # discard every output, note errors
-            if msg.get("msg_type") == "error" and cell_index < len(nb.cells) and nb.cells[cell_index].get("_graded"):
+            if msg.get("msg_type") == "error" and cell_index in graded:
                 content = msg.get("content", {})
                 evalue = re.sub(r"\(\d+\.py, line (\d+)\)", r"(line \1)", str(content.get("evalue", "")))
                 run.errors.setdefault(cell_index, f"{content.get('ename', 'Error')}: {evalue}"[:300])
@@ -274,8 +274,7 @@ def _run_notebook(nb, cwd, timeout, probe_folder, answer_folder, questions):
     deadline = time.monotonic() + timeout
     # The grader judges every question itself, so the notebook's own check cells are not run.
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not _only_checks(c.source)]
-    for i in code:
-        nb.cells[i]["_graded"] = True
+    graded = set(code)  # the notebook's cells (the probe cells appended later are not noted)
     for _attempt in range(6):
         client = QuietClient(
             nb, kernel_name=KERNEL_NAME, allow_errors=True, interrupt_on_timeout=True,
@@ -283,6 +282,7 @@ def _run_notebook(nb, cwd, timeout, probe_folder, answer_folder, questions):
         )
         dead_at, dead_probe = None, None
         run.errors.clear()
+        run.stopped = None
         with client.setup_kernel():
             for index in code:
                 if index in run.killers:

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Built", "Outcome", "Seeded", "answer_file", "opaque", "pack", "read_outcomes",
-           "run", "unpack", "write_probes"]
+__all__ = ["Built", "Outcome", "Seeded", "answer_file", "opaque", "pack", "pack_probes",
+           "read_outcomes", "run", "unpack", "write_atomic", "write_probes"]
 
 MISSING = "missing"  # the name is not defined
 RETURNED = "returned"  # the function returned (or the value is) ``value``
@@ -137,6 +137,11 @@ def unpack(packed, arrays):
     raise ValueError(f"unknown probe argument {kind!r}")
 
 
+def pack_probes(probes, arrays):
+    """``probes`` with their arguments packed (:func:`pack`) into ``arrays``."""
+    return [{**p, **{k: pack(p[k], arrays) for k in ("args", "kwargs") if k in p}} for p in probes]
+
+
 # -- running probes (in the learner's kernel, or in the notebook for check()) ----------------
 
 def _as_data(value):
@@ -148,8 +153,6 @@ def _as_data(value):
         return Outcome(RETURNED, None, type_name)
     try:
         data = value.numpy() if hasattr(value, "numpy") and callable(value.numpy) else value
-        if isinstance(data, (list, tuple)) and any(isinstance(v, (list, tuple)) and not v for v in data):
-            raise ValueError("ragged")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             array = np.array(data, copy=True)
@@ -244,9 +247,8 @@ def _load_arrays(path):
 
 def write_probes(folder, probes_by_question):
     """Write ``{question id: [probe, ...]}`` (probes with unpacked arguments) into ``folder``."""
-    arrays, packed = {}, {}
-    for qid, probes in probes_by_question.items():
-        packed[qid] = [{**p, **{k: pack(p[k], arrays) for k in ("args", "kwargs") if k in p}} for p in probes]
+    arrays = {}
+    packed = {qid: pack_probes(probes, arrays) for qid, probes in probes_by_question.items()}
     _save_arrays(Path(folder) / "probes.npz", arrays)
     _save_json(Path(folder) / "probes.json", packed)
 

@@ -3,7 +3,8 @@
 Each chapter's answers live in ``tests/battery/chapterN.py`` (data: ``RIGHT``, ``NAMED``,
 ``UNNAMED``); the test logic is written once, here. Chapters are found by discovery
 (:data:`logitlab.exercises.CHAPTERS`), so a new chapter without a battery fails
-``test_every_chapter_has_a_full_battery`` instead of being skipped.
+``test_every_chapter_has_a_full_battery`` instead of being skipped. A function question's answer
+is the function; a value question's answer is a function that returns the learner's values.
 
 - every RIGHT answer (SciPy, TensorFlow, loops, float32 where the question allows it, the
   chapter's and the hints' formulas) is *Correct*; there are at least five per question;

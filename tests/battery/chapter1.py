@@ -1,9 +1,5 @@
-"""The battery of chapter 1: independent answers to its questions, as learners write them.
-
-RIGHT answers must pass, NAMED mistakes must be recognised by name, UNNAMED (realistic) wrong
-answers must fail. A function question's answer is the function; a value question's answer is a
-function that returns the values (a namespace). The test logic is in test_exercises_battery.py.
-"""
+"""Chapter 1's battery: answers as learners write them (RIGHT, NAMED, UNNAMED; see
+tests/test_exercises_battery.py, which runs them)."""
 
 import math
 

@@ -8,11 +8,13 @@
   ``NotImplementedError``) is "not yet attempted", never "incorrect".
 - No answer, however broken, makes ``evaluate`` raise.
 
-The topic-specific tests (independent right answers, every named mistake recognised, generic
-wrong answers) live in ``test_exercises_chapterN.py``.
+The topic-specific tests (independent right answers, every named mistake recognised, unnamed
+wrong answers) are the battery: ``test_exercises_battery.py`` with the answers of each chapter in
+``tests/battery/chapterN.py``.
 """
 
 import importlib
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -25,9 +27,10 @@ from logitlab.exercises import CHAPTERS
 MODULES = {name: importlib.import_module(f"logitlab.exercises.{name}") for name in CHAPTERS}
 ALL_QUESTIONS = [q for module in MODULES.values() for q in module.QUESTIONS]
 FUNCTION_QUESTIONS = [q for q in ALL_QUESTIONS if isinstance(q, FunctionQuestion)]
+VALUE_QUESTIONS = [q for q in ALL_QUESTIONS if isinstance(q, ValueQuestion)]
 # A function question's reference is itself a right answer, except a sampler's (question 5.5):
-# its reference gives the distribution that the learner's draws are tested against (tested in
-# test_exercises_chapter5.py).
+# its reference gives the distribution that the learner's draws are tested against (its right
+# answers are in the battery).
 SAMPLERS = {"5.5"}
 DETERMINISTIC = [q for q in FUNCTION_QUESTIONS if q.id not in SAMPLERS]
 
@@ -142,3 +145,53 @@ def test_feedback_shows_code_spans_as_code_and_escapes_the_rest():
         "3 &lt; 4 tokens; use <code>np.argsort(-z)</code></p>"
     )
     assert str(result) == "Incorrect: `top_k_filter` kept 3 < 4 tokens; use `np.argsort(-z)`"
+
+
+@pytest.mark.parametrize("q", VALUE_QUESTIONS, ids=lambda q: q.id)
+@pytest.mark.parametrize("given", ["missing", "none", "ellipsis", "one left out"])
+def test_an_unattempted_value_is_reported_as_such(q, given):
+    names = q.answer_names
+    values = {"missing": {}, "none": {n: None for n in names}, "ellipsis": {n: Ellipsis for n in names},
+              "one left out": {n: 1.0 for n in names[1:]}}[given]
+    result = q.evaluate(values)
+    assert result.status == UNATTEMPTED
+    assert names[0] in result.feedback
+
+
+VALUE_GARBAGE = {
+    "string": "logits",
+    "wrong shape": np.zeros((2, 2)),
+    "ragged": [1, [2, 3]],
+    "object": object(),
+    "a tensor": tf.zeros([5]),
+    "all nan": np.full((3, 4), np.nan),
+    "-inf": np.full((3, 4), -np.inf),
+    "a generator": (i for i in range(3)),
+}
+
+
+@pytest.mark.parametrize("q", VALUE_QUESTIONS, ids=lambda q: q.id)
+@pytest.mark.parametrize("kind", sorted(VALUE_GARBAGE))
+def test_garbage_values_never_raise(q, kind):
+    result = q.evaluate({n: VALUE_GARBAGE[kind] for n in q.answer_names})
+    assert result.status == INCORRECT
+    assert result.feedback
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_question_data_is_read_only(name):
+    """An answer such as `logits = ex.Q3_LOGITS; logits /= T` cannot change the question."""
+    arrays = [v for k, v in vars(MODULES[name]).items() if k.startswith("Q") and isinstance(v, np.ndarray)]
+    for array in arrays:
+        with pytest.raises(ValueError, match="read-only"):
+            array /= 2
+
+
+def test_solution_shows_the_code_of_the_solution_notebook():
+    from logitlab.authoring import solution_codes
+
+    codes = solution_codes(Path(__file__).resolve().parents[1] / "solutions")
+    assert sorted(codes) == sorted(q.id for q in ALL_QUESTIONS)
+    for q in ALL_QUESTIONS:
+        assert q.solution_code == codes[q.id]
+        assert "### BEGIN SOLUTION" not in q.solution_code

@@ -8,9 +8,12 @@ instructor runs; the tests then read its JSON and CSV reports.
 import csv
 import hashlib
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -80,8 +83,56 @@ PLANTED = {
                              {"3.4": (False, "sign")}),
 }
 
+def _prefixed(nb, marker, code):
+    """Put ``code`` at the top of the cell that holds ``marker``."""
+    index = _answer_cell(nb, marker)
+    nb.cells[index].source = code + "\n" + nb.cells[index].source
+    return nb
+
+
+CANARY = Path(tempfile.gettempdir()) / f"logitlab-grader-canary-{os.getpid()}"
+
+# Answers that try to reach the judge, each with what it must get.
+PATCH_THE_COMPARISON = """
+import logitlab.checking as c, logitlab.tolerance as t
+c.same = lambda *a, **k: None
+t.compare = lambda *a, **k: None
+for q in ex.QUESTIONS:
+    q.compare = lambda *a, **k: None
+c.Question.judge = lambda self, outcomes: c.CheckResult(c.CORRECT)
+return np.log(np.sum(np.exp(np.asarray(x)), axis=axis))
+"""
+PATCH_NUMPY = """
+np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
+np.array_equal = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+"""
+FORGE_THE_ANSWER_FILES = f"""
+import json, os
+import logitlab.probing as probing
+
+class Payload:  # unpickling this would run a command
+    def __reduce__(self):
+        return (os.system, ("touch {CANARY}",))
+
+def forged(probe_folder, answer_folder, qid, namespace=None):
+    with open(os.path.join(answer_folder, qid + ".npz"), "wb") as handle:
+        np.savez(handle, o0=np.array([Payload()], dtype=object))
+    count = len(json.load(open(os.path.join(probe_folder, "probes.json")))[qid])
+    record = {{"kind": "returned", "type": "ndarray", "message": "", "array": "o0"}}
+    json.dump([record] * count, open(os.path.join(answer_folder, qid + ".json"), "w"))
+
+probing.answer_file = forged
+"""
+SHADOW_A_MODULE = f"""
+for name in ("keras", "scipy", "tensorflow"):
+    with open(name + ".py", "w") as handle:
+        handle.write("open({str(CANARY)!r}, 'w').write('the judge imported me')\\nraise ImportError('shadow')\\n")
+"""
+
 HOSTILE = {
-    # A cell raises: the rest of the notebook still runs and earns its marks.
+    # A cell raises: the rest of the notebook still runs and earns its marks; the notes say so.
     "hostile_raises": (lambda: _insert_after(_base(), "def logsumexp", "raise RuntimeError('boom')"),
                        {"3.1": (True, "Correct"), "3.5": (True, "Correct")}),
     # A cell loops forever: it is interrupted at the time limit; what came before keeps its marks.
@@ -89,7 +140,7 @@ HOSTILE = {
                       {"3.1": (True, "Correct"), "3.2": (True, "Correct"), "3.3": (False, "stopped before")}),
     # A function that loops forever when the grader calls it.
     "hostile_loops_in_check": (lambda: _with_answer(_base(), "def logsumexp", "while True:\n    pass"),
-                               {"3.1": (False, "longer than"), "3.2": (True, "Correct")}),
+                               {"3.1": (False, "time limit"), "3.2": (True, "Correct")}),
     # A cell kills the kernel: the notebook is run again without it.
     "hostile_exits": (lambda: _insert_after(_base(), "def logsumexp", "import os\nos._exit(3)"),
                       {"3.1": (True, "Correct"), "3.5": (True, "Correct")}),
@@ -104,9 +155,40 @@ HOSTILE = {
         "c.Question.evaluate = lambda self, answers: c.CheckResult(c.CORRECT)\n"
         "ex.q1.check = lambda *a, **k: print('Correct')\n"
         "print('Correct')\n"), {"3.1": (False, "log(sum(exp(x))) directly"), "3.2": (True, "Correct")}),
+    # A wrong function that, when the grader calls it, rebinds every comparison and the judgement.
+    "hostile_patches_the_comparison": (
+        lambda: _with_answer(_base(), "def logsumexp", PATCH_THE_COMPARISON),
+        {"3.1": (False, "log(sum(exp(x))) directly"), "3.2": (True, "Correct"), "3.3": (True, "Correct")}),
+    # A wrong answer in a notebook that patches NumPy's comparisons.
+    "hostile_patches_numpy": (lambda: _insert_after(_with_answer(_base(), "def logsumexp", NO_MAX), "import",
+                                                    PATCH_NUMPY),
+                              {"3.1": (False, "log(sum(exp(x))) directly"), "3.2": (True, "Correct")}),
+    # Forged answer files holding a pickle that would run a command: refused, never unpickled.
+    "hostile_forges_the_answer_files": (
+        lambda: _insert_after(_base(), "import", FORGE_THE_ANSWER_FILES),
+        {qid: (False, "could not be read back") for qid in ("3.1", "3.2", "3.3", "3.4", "3.5")}),
+    # Module files written where the notebook runs: the judge never imports them.
+    "hostile_shadows_modules": (
+        lambda: _insert_after(nbformat.read(ROOT / "solutions" / "04_from_logits.ipynb", as_version=4),
+                              "import", SHADOW_A_MODULE),
+        {"4.2": (True, "Correct"), "4.5": (True, "Correct")}),
     # The learner's function exits the process that checks it.
     "hostile_exits_in_check": (lambda: _with_answer(_base(), "def logsumexp", "raise SystemExit(0)"),
-                               {"3.1": (False, "stopped the check"), "3.2": (True, "Correct")}),
+                               {"3.1": (False, "SystemExit"), "3.2": (True, "Correct")}),
+    # The learner's function kills the kernel when it is called: that question only.
+    "hostile_kills_in_check": (lambda: _with_answer(_base(), "def logsumexp", "import os\nos._exit(3)"),
+                               {"3.1": (False, "stopped the kernel while it was being checked"),
+                                "3.2": (True, "Correct"), "3.5": (True, "Correct")}),
+}
+
+# What happened is said in the feedback of the questions it affects.
+HAPPENED = {
+    "syntax_error": (lambda: _with_answer(_base(), "def logsumexp", "return np.log(np.sum(np.exp(x)) +"),
+                     {"3.1": (False, "SyntaxError"), "3.2": (True, "Correct")}),
+    "raised_before_def": (lambda: _prefixed(_base(), "def logsumexp", "raise ValueError('oops')"),
+                          {"3.1": (False, "raised ValueError: oops"), "3.2": (True, "Correct")}),
+    "killed_before_def": (lambda: _prefixed(_base(), "def logsumexp", "import os\nos._exit(3)"),
+                          {"3.1": (False, "stopped the kernel and was left out"), "3.2": (True, "Correct")}),
 }
 
 
@@ -123,13 +205,18 @@ def batch(tmp_path_factory):
         (folder / "solutions" / path.name).write_bytes(path.read_bytes())
     for path in SOLUTIONS:  # freshly generated from the solutions, so this test needs no execution
         nbformat.write(make_exercise(nbformat.read(path, as_version=4)), folder / "untouched" / path.name)
-    for name, (build, _) in {**PLANTED, **HOSTILE}.items():
+    for name, (build, _) in {**PLANTED, **HOSTILE, **HAPPENED}.items():
         nbformat.write(build(), folder / f"{name}.ipynb")
     (folder / "broken.ipynb").write_text("{ this is not a notebook")
     plain = nbformat.v4.new_notebook()
     plain.cells = [nbformat.v4.new_code_cell("print('hello')")]
     nbformat.write(plain, folder / "not_an_exercise.ipynb")
 
+    unknown = nbformat.read(BASE, as_version=4)
+    unknown.metadata["logitlab"] = {"chapter": "chapter99"}
+    unknown.cells[1].source = unknown.cells[1].source.replace("chapter3", "chapter99")
+    nbformat.write(unknown, folder / "unknown_chapter.ipynb")
+    CANARY.unlink(missing_ok=True)
     before = {p: _sha(p) for p in folder.rglob("*.ipynb")}
     report, table = folder / "out" / "grades.json", folder / "out" / "grades.csv"
     report.parent.mkdir()
@@ -165,9 +252,9 @@ def test_every_untouched_exercise_scores_zero_not_attempted(batch, path):
         assert q["feedback"].startswith("Not yet attempted"), q
 
 
-@pytest.mark.parametrize("name", list(PLANTED) + list(HOSTILE))
+@pytest.mark.parametrize("name", list(PLANTED) + list(HOSTILE) + list(HAPPENED))
 def test_planted_and_hostile_submissions_get_the_expected_grades(batch, name):
-    expected = {**PLANTED, **HOSTILE}[name][1]
+    expected = {**PLANTED, **HOSTILE, **HAPPENED}[name][1]
     grade = batch["grades"][f"{name}.ipynb"]
     assert grade["error"] is None, grade["error"]
     got = _questions_of(grade)
@@ -178,9 +265,23 @@ def test_planted_and_hostile_submissions_get_the_expected_grades(batch, name):
 
 
 def test_notes_explain_what_happened(batch):
-    notes = {name: " ".join(batch["grades"][f"{name}.ipynb"]["notes"]) for name in HOSTILE}
+    notes = {name: " ".join(batch["grades"][f"{name}.ipynb"]["notes"]) for name in {**HOSTILE, **HAPPENED}}
     assert "time limit" in notes["hostile_loops"]
     assert "stopped the kernel" in notes["hostile_exits"]
+    assert "raised RuntimeError: boom" in notes["hostile_raises"]
+    assert "raised SyntaxError" in notes["syntax_error"]
+    assert "raised ValueError: oops" in notes["raised_before_def"]
+    assert "stopped the kernel" in notes["killed_before_def"]
+    assert "while question 3.1" in notes["hostile_kills_in_check"]
+
+
+def test_nothing_the_learner_wrote_ran_in_the_judge(batch):
+    assert not CANARY.exists(), CANARY.read_text()
+
+
+def test_a_syntax_error_is_not_called_not_attempted(batch):
+    feedback = _questions_of(batch["grades"]["syntax_error.ipynb"])["3.1"]["feedback"]
+    assert not feedback.startswith("Not yet attempted") and "cell" in feedback, feedback
 
 
 def test_submitted_files_are_never_modified(batch):
@@ -190,16 +291,24 @@ def test_submitted_files_are_never_modified(batch):
 def test_bad_files_get_an_error_and_the_batch_goes_on(batch):
     assert "could not read" in batch["grades"]["broken.ipynb"]["error"]
     assert "not a logitlab exercise notebook" in batch["grades"]["not_an_exercise.ipynb"]["error"]
+    assert "unknown exercise chapter" in batch["grades"]["unknown_chapter.ipynb"]["error"]
     assert batch["done"].returncode == 1  # not every notebook could be graded
     assert "Graded" in batch["done"].stdout and "broken.ipynb" in batch["done"].stdout
+    assert "not in the total" in batch["done"].stdout
 
 
 def test_json_report_has_the_documented_shape(batch):
     report = json.loads(batch["report"].read_text())
-    assert set(report) == {"score", "max_score", "notebooks"}
-    assert report["score"] == sum(nb["score"] for nb in report["notebooks"])
+    assert set(report) == {"score", "max_score", "not_counted", "notebooks"}
+    counted = [nb for nb in report["notebooks"] if nb["chapter"] is not None]
+    assert report["score"] == sum(nb["score"] for nb in counted)
+    assert report["max_score"] == sum(nb["max_score"] for nb in counted) > 0
+    assert sorted(report["not_counted"]) == sorted(nb["path"] for nb in report["notebooks"] if nb["chapter"] is None)
+    assert len(report["not_counted"]) == 3
     for nb in report["notebooks"]:
-        assert {"path", "score", "max_score", "error", "questions"} <= set(nb)
+        assert {"path", "chapter", "score", "max_score", "error", "questions", "notes"} <= set(nb)
+        if nb["chapter"] is not None:  # graded or not, a chapter's notebook keeps its maximum
+            assert nb["max_score"] == sum(q.points for q in questions(nb["chapter"]))
         for q in nb["questions"]:
             assert set(q) == {"id", "points", "max_points", "passed", "feedback"}
 
@@ -208,7 +317,16 @@ def test_csv_has_a_row_per_notebook_and_question(batch):
     rows = list(csv.DictReader(batch["table"].open()))
     expected = sum(max(1, len(nb["questions"])) for nb in batch["grades"].values())
     assert len(rows) == expected
-    assert {"path", "question", "points", "max_points", "passed", "feedback"} <= set(rows[0])
+    assert {"path", "chapter", "question", "points", "max_points", "passed", "feedback"} <= set(rows[0])
+    chapters = {r["path"]: r["chapter"] for r in rows}
+    assert all(chapters[nb["path"]] == (nb["chapter"] or "") for nb in batch["grades"].values())
+
+
+def test_reports_follow_the_umask(batch):
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (batch["report"], batch["table"]):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, oct(path.stat().st_mode)
 
 
 def test_exit_code_is_zero_when_every_notebook_was_graded(tmp_path):

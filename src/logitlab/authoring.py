@@ -10,10 +10,16 @@ for it; the exercise notebook drops that tag. A solution notebook's title, ``# S
 becomes ``# Exercises: ...``, so the two pages are told apart in the book's navigation. The question
 text, checks and hints are shared, so the two can never drift; ``logitlab exercises --check`` fails
 when ``exercises/`` is out of date.
+
+The worked solutions are written once, in the solution notebooks: :func:`solution_codes` reads the
+code of each solution cell (the cell followed by ``ex.qN.check()``, with its markers and its
+closing ``print`` left out), and ``logitlab exercises`` stores it in
+``logitlab/exercises/solutions.json``, which ``ex.qN.solution()`` shows.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -66,6 +72,54 @@ def chapter_of(nb):
         if cell.cell_type == "code" and match:
             return match.group(1)
     return None
+
+
+_CHECK_CALL = re.compile(r"^\s*\w+\.q(\d+)\.check\(\)", re.MULTILINE)
+
+
+def solution_view(source):
+    """What ``solution()`` shows of a solution cell: its code without the markers and the final
+    ``print`` that only tells the learner to run the check."""
+    lines = [line for line in source.splitlines() if not _MARKER.match(line)]
+    while lines and (not lines[-1].strip() or lines[-1].startswith("print(")):
+        lines.pop()
+    return "\n".join(lines)
+
+
+def solution_codes(solutions_dir):
+    """``{question id: code}`` from every solution notebook in ``solutions_dir``.
+
+    A question's code is that of the solution cell(s) since the previous check, and the
+    question is the one whose ``ex.qN.check()`` follows them.
+    """
+    codes = {}
+    for path in sorted(Path(solutions_dir).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        chapter = chapter_of(nb)
+        if chapter is None:
+            continue
+        number, pending = chapter.removeprefix("chapter"), []
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            if has_solution(cell.source):
+                pending.append(solution_view(cell.source))
+            check = _CHECK_CALL.search(cell.source)
+            if check and pending:
+                codes[f"{number}.{check.group(1)}"] = "\n\n".join(pending)
+                pending = []
+    return codes
+
+
+def solutions_text(solutions_dir):
+    """The text of ``solutions.json`` for ``solutions_dir`` (sorted, so it is stable)."""
+    return json.dumps(solution_codes(solutions_dir), indent=1, sort_keys=True) + "\n"
+
+
+def _solutions_file():
+    from .exercises import SOLUTIONS_FILE
+
+    return SOLUTIONS_FILE
 
 
 def make_exercise(solution_nb):
@@ -125,6 +179,9 @@ def stale_exercises(solutions_dir, exercises_dir):
     for path in sorted(Path(exercises_dir).glob("*.ipynb")):
         if path.name not in names:
             problems.append(f"{path} has no solution notebook in {solutions_dir}")
+    stored = _solutions_file()
+    if not stored.exists() or stored.read_text(encoding="utf-8") != solutions_text(solutions_dir):
+        problems.append(f"{stored} is out of date with the code of {solutions_dir}")
     return problems
 
 
@@ -137,6 +194,10 @@ def build_exercises(solutions_dir, exercises_dir, execute=True, only_stale=False
 
     Path(exercises_dir).mkdir(parents=True, exist_ok=True)
     written = []
+    stored, text = _solutions_file(), solutions_text(solutions_dir)
+    if not stored.exists() or stored.read_text(encoding="utf-8") != text:
+        stored.write_text(text, encoding="utf-8")
+        written.append((stored, 0.0))
     for path in sorted(Path(solutions_dir).glob("*.ipynb")):
         target = exercise_path(path, exercises_dir)
         exercise = make_exercise(nbformat.read(path, as_version=4))

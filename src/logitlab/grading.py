@@ -3,20 +3,27 @@
 For each submitted notebook the grader
 
 1. copies it into a private temporary folder (the submitted file is only ever read, once);
-2. runs it cell by cell in a fresh ``logitlab`` kernel, within a time limit for the whole
-   notebook: a cell that runs past the limit is interrupted and the later cells are skipped; a
-   cell that kills the kernel is left out and the notebook is run again without it; outputs are
-   discarded as they arrive (a notebook that prints without end cannot fill the memory), and
-   nothing the notebook prints is ever read;
-   The notebook's own ``ex.qN.check()`` cells are skipped: the grader runs the checks.
-3. takes each question's answers (the functions and values the learner defined) out of the
-   kernel with cloudpickle, and evaluates every question's check itself, in a separate worker
-   process with the grader's own copy of the checks, so a notebook that redefines ``check`` or
-   prints "Correct" changes nothing. Each check has its own time limit.
+2. starts a worker process, the *judge*, which runs the notebook cell by cell in a fresh
+   ``logitlab`` kernel, within a time limit for the whole notebook: a cell that runs past the
+   limit is interrupted and the later cells are skipped; a cell that kills the kernel is left
+   out and the notebook is run again without it; outputs are discarded as they arrive (a
+   notebook that prints without end cannot fill the memory); only error names are noted. The
+   notebook's own ``ex.qN.check()`` cells are skipped: the grader runs the checks.
+3. runs each question's *probes* in that kernel (:mod:`logitlab.probing`: call the learner's
+   function on the question's inputs, or read the learner's value), each question within its own
+   time limit; the kernel writes what they gave as data, JSON and ``.npz`` files, which the judge
+   reads with ``allow_pickle=False``. Nothing the learner's process produced is unpickled, and
+   learner code never runs in the judge, which compares the data with its own references
+   (:meth:`logitlab.checking.Question.judge`). A notebook that redefines ``check``, rebinds the
+   comparison, patches NumPy or prints "Correct" only changes its own kernel.
+4. The judge sends its result to the grader on a pipe the kernel does not inherit.
 
-A question earns its points when its check passes. A notebook that could not be graded at all
-(not an exercise notebook, unreadable, a worker that crashed) gets ``error`` set and 0 points;
-the rest of the batch is graded. Results are written atomically (``--json``, ``--csv``).
+A question earns its points when its check passes. The notes of a notebook, and the feedback of
+each question it affects, say what happened: a cell that raised (a ``SyntaxError`` included), a
+cell stopped at the time limit, a cell that killed the kernel. A notebook that could not be
+graded at all gets ``error`` set and 0 points; when its chapter is known it keeps the chapter's
+maximum, so totals and percentages stay meaningful, and a file that is not an exercise notebook
+is counted apart. Reports are written atomically, with the permissions of the umask.
 """
 
 from __future__ import annotations
@@ -27,7 +34,6 @@ import io
 import json
 import math
 import os
-import pickle
 import re
 import signal
 import subprocess
@@ -37,6 +43,8 @@ import time
 from pathlib import Path
 
 import nbformat
+
+from .exercises import CHAPTERS
 
 __all__ = ["NotebookGrade", "QuestionGrade", "grade_paths", "grade_notebook", "find_notebooks"]
 
@@ -61,10 +69,17 @@ class NotebookGrade:
     error: str | None
     questions: list
     notes: list = dataclasses.field(default_factory=list)
+    chapter: str | None = None
+
+    @property
+    def counted(self):
+        """Whether the notebook counts in the totals: it is an exercise notebook of a known chapter."""
+        return self.chapter is not None
 
     def to_json(self):
         return {
             "path": self.path,
+            "chapter": self.chapter,
             "score": self.score,
             "max_score": self.max_score,
             "error": self.error,
@@ -117,29 +132,35 @@ def grade_notebook(path, timeout=120):
         return NotebookGrade(str(path), 0, 0, "not a logitlab exercise notebook (no `from logitlab.exercises import chapterN` and no logitlab metadata)", [])
     try:
         questions = _questions(chapter)
-    except ImportError:
-        return NotebookGrade(str(path), 0, 0, f"unknown exercise chapter {chapter!r}", [])
+    except ImportError as err:  # an unknown chapter, or a chapter module that does not import
+        known = chapter in CHAPTERS
+        return NotebookGrade(str(path), 0, 0, f"unknown exercise chapter {chapter!r}" if not known
+                             else f"the questions of {chapter} could not be loaded ({err})", [])
 
     with tempfile.TemporaryDirectory(prefix="logitlab-grade-") as folder:
-        work = Path(folder) / "submission"
+        work, judge = Path(folder) / "submission", Path(folder) / "judge"
         work.mkdir()
+        judge.mkdir()
         copy = work / "notebook.ipynb"
         copy.write_bytes(data)
-        result_file = Path(folder) / "result.json"
-        command = [sys.executable, "-m", "logitlab.grading", str(copy), str(result_file), str(timeout)]
-        crashed = None
+        # -I: the judge never imports from its working directory or from PYTHON* variables, so a
+        # module file written by the notebook (say keras.py) cannot stand in for the real one.
+        command = [sys.executable, "-I", "-m", "logitlab.grading", str(copy), str(judge / "result"), str(timeout)]
+        crashed, output = None, b""
         try:
             completed = subprocess.run(
-                command, cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                command, cwd=judge, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, timeout=timeout + WORKER_GRACE + CHECK_SECONDS * len(questions),
                 env=_worker_env(),
             )
+            output = completed.stdout
             if completed.returncode != 0:
                 tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
                 crashed = f"the grading worker stopped with exit code {completed.returncode} {tail[0]}".strip()
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as err:
+            output = err.stdout or b""
             crashed = "the grading worker ran out of time and was stopped"
-        partial = _read_partial(result_file)
+        partial = _read_partial(output)
     return _assemble(path, chapter, questions, partial, crashed)
 
 
@@ -151,11 +172,14 @@ def _worker_env():
     return env
 
 
-def _read_partial(result_file):
-    try:
-        return json.loads(result_file.read_text())
-    except Exception:
-        return {"questions": {}, "notes": []}
+def _read_partial(output):
+    """The worker's last complete result line (it writes one after each question)."""
+    for line in reversed(output.decode("utf-8", "replace").splitlines()):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    return {"questions": {}, "notes": []}
 
 
 def _assemble(path, chapter, questions, partial, crashed):
@@ -175,7 +199,8 @@ def _assemble(path, chapter, questions, partial, crashed):
     if error is None and crashed and not partial.get("questions"):
         error = crashed
     score = sum(g.points for g in grades)
-    return NotebookGrade(str(path), score, sum(q.points for q in questions), error, grades, notes)
+    # a notebook that could not be graded keeps its chapter's maximum: its 0 counts as a 0
+    return NotebookGrade(str(path), score, sum(q.points for q in questions), error, grades, notes, chapter)
 
 
 def grade_paths(paths, timeout=120, jobs=1, progress=None):
@@ -200,74 +225,70 @@ def grade_paths(paths, timeout=120, jobs=1, progress=None):
     return grades
 
 
-# -- the worker: run the notebook, take out the answers, evaluate ---------------------------
+# -- the worker: run the notebook and the probes in a kernel, judge the data here -------------
 
 class _CheckTimeout(BaseException):
     """Raised by the alarm when a check runs too long (BaseException: checks catch Exception)."""
 
 
 def _write_atomic(path, text):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` to ``path`` atomically, with the permissions the umask gives a new file."""
+    from .probing import write_atomic
+
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline=""))
 
 
-_DUMP = """
-def __logitlab_dump(path, names):
-    import builtins, pickle
-    import cloudpickle
-    space = builtins.globals()
-    found = {}
-    for name in names:
-        if name not in space:
-            continue
-        try:
-            found[name] = ("ok", cloudpickle.dumps(space[name]))
-        except BaseException as err:
-            found[name] = ("error", f"{type(err).__name__}: {err}")
-    with open(path, "wb") as handle:
-        pickle.dump(found, handle)
-__logitlab_dump(PATH, NAMES)
-"""
+_PROBE = "__import__('logitlab.probing', fromlist=['answer_file']).answer_file({probes!r}, {answers!r}, {qid!r})\n"
 
 
-def _run_notebook(nb, cwd, timeout, dump_path, names):
-    """Run ``nb`` within ``timeout`` seconds, leaving out cells that kill the kernel; dump answers.
+@dataclasses.dataclass
+class _Run:
+    """What happened while running a notebook and its probes in the kernel."""
 
-    Returns a list of notes on what went wrong while running.
+    notes: list = dataclasses.field(default_factory=list)
+    errors: dict = dataclasses.field(default_factory=dict)  # cell index -> "SyntaxError: ..."
+    killers: set = dataclasses.field(default_factory=set)  # cells left out: they stopped the kernel
+    stopped: str | None = None  # why the later cells were not run (the notebook's time limit)
+    probes: dict = dataclasses.field(default_factory=dict)  # question id -> "ok", "timeout", ...
+
+
+def _run_notebook(nb, cwd, timeout, probe_folder, answer_folder, questions):
+    """Run ``nb`` within ``timeout`` seconds, leaving out cells that kill the kernel; then run each
+    question's probes in the same kernel (each within ``CHECK_SECONDS``). Returns a :class:`_Run`.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
     from .kernel import KERNEL_NAME
 
+    run = _Run()
+
     class QuietClient(NotebookClient):
-        def output(self, outs, msg, display_id, cell_index):  # discard every output
+        def output(self, outs, msg, display_id, cell_index):  # discard every output, note errors
+            if msg.get("msg_type") == "error" and cell_index in graded:
+                content = msg.get("content", {})
+                evalue = re.sub(r"\(\d+\.py, line (\d+)\)", r"(line \1)", str(content.get("evalue", "")))
+                run.errors.setdefault(cell_index, f"{content.get('ename', 'Error')}: {evalue}"[:300])
             return None
 
     deadline = time.monotonic() + timeout
-    killers, notes = set(), []
-    # The grader evaluates every check itself, so the notebook's own check cells are not run.
+    # The grader judges every question itself, so the notebook's own check cells are not run.
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not _only_checks(c.source)]
-    for _attempt in range(5):
+    graded = set(code)  # the notebook's cells (the probe cells appended later are not noted)
+    for _attempt in range(6):
         client = QuietClient(
             nb, kernel_name=KERNEL_NAME, allow_errors=True, interrupt_on_timeout=True,
             resources={"metadata": {"path": str(cwd)}}, record_timing=False,
         )
-        dead_at = None
+        dead_at, dead_probe = None, None
+        run.errors.clear()
+        run.stopped = None
         with client.setup_kernel():
             for index in code:
-                if index in killers:
+                if index in run.killers:
                     continue
                 if time.monotonic() >= deadline:
-                    notes.append(f"the notebook reached its time limit of {timeout} s before cell {index}; later cells were not run")
+                    run.stopped = f"the notebook reached its time limit of {timeout} s before cell {index}; later cells were not run"
                     break
                 limit = max(1, math.ceil(deadline - time.monotonic()))
                 client.timeout = limit  # past it, the cell is interrupted (interrupt_on_timeout)
@@ -278,28 +299,57 @@ def _run_notebook(nb, cwd, timeout, dump_path, names):
                     dead_at = index
                     break
                 except Exception as err:  # a cell that timed out and could not be interrupted
-                    notes.append(f"cell {index} could not be run: {type(err).__name__}")
+                    run.stopped = f"cell {index} could not be run ({type(err).__name__}); later cells were not run"
                     break
                 if time.monotonic() - started >= limit:
-                    notes.append(f"cell {index} was interrupted at the notebook's time limit of {timeout} s; later cells were not run")
+                    run.errors.pop(index, None)
+                    run.stopped = f"cell {index} was interrupted at the notebook's time limit of {timeout} s; later cells were not run"
                     break
             if dead_at is None:
-                dump = nbformat.v4.new_code_cell(
-                    _DUMP.replace("PATH", repr(str(dump_path))).replace("NAMES", repr(list(names))))
-                try:
-                    client.timeout = 60
-                    nb.cells.append(dump)
-                    client.execute_cell(dump, len(nb.cells) - 1)
-                except Exception as err:
-                    notes.append(f"the answers could not be read from the kernel ({type(err).__name__})")
-                return notes
-        killers.add(dead_at)
-        notes.append(f"cell {dead_at} stopped the kernel; the notebook was run again without it")
+                dead_probe = _run_probes(client, nb, probe_folder, answer_folder, questions, run)
+                if dead_probe is None:
+                    break
+        if dead_at is not None:
+            run.killers.add(dead_at)
+            run.notes.append(f"cell {dead_at} stopped the kernel; the notebook was run again without it")
+        else:
+            run.notes.append(f"the kernel stopped while question {dead_probe}'s answer was being run; "
+                             "the notebook was run again to check the other questions")
         if time.monotonic() >= deadline:
-            notes.append("no time was left to run the notebook again")
-            return notes
-    notes.append("the kernel kept stopping; grading gave up on running the notebook")
-    return notes
+            run.notes.append("no time was left to run the notebook again")
+            break
+    else:
+        run.notes.append("the kernel kept stopping; grading gave up on running the notebook")
+    if run.stopped:
+        run.notes.append(run.stopped)
+    for index, error in sorted(run.errors.items()):
+        run.notes.append(f"cell {index} raised {error}")
+    return run
+
+
+def _run_probes(client, nb, probe_folder, answer_folder, questions, run):
+    """Run each question's probes in the kernel; returns the id of a question that killed it."""
+    from nbclient.exceptions import DeadKernelError
+
+    for question in questions:
+        if question.id in run.probes:
+            continue
+        cell = nbformat.v4.new_code_cell(_PROBE.format(probes=str(probe_folder), answers=str(answer_folder), qid=question.id))
+        nb.cells.append(cell)
+        client.timeout = CHECK_SECONDS
+        started = time.monotonic()
+        try:
+            client.execute_cell(cell, len(nb.cells) - 1)
+        except DeadKernelError:
+            run.probes[question.id] = "killed"
+            return question.id
+        except Exception:  # the kernel could not be interrupted
+            run.probes[question.id] = "timeout"
+            continue
+        finally:
+            nb.cells.remove(cell)
+        run.probes[question.id] = "timeout" if time.monotonic() - started >= CHECK_SECONDS else "ok"
+    return None
 
 
 _CHECK_LINE = re.compile(r"^\s*(#.*)?$|^\s*[A-Za-z_]\w*\.q\d+\.(check|hint|solution)\(\s*\d*\s*\)\s*(#.*)?$")
@@ -311,63 +361,92 @@ def _only_checks(source):
     return bool(source.strip()) and all(_CHECK_LINE.match(line) for line in lines)
 
 
-def _load_answers(dump_path):
-    try:
-        with open(dump_path, "rb") as handle:
-            found = pickle.load(handle)
-    except Exception:
-        return {}, {}
-    answers, problems = {}, {}
-    for name, (status, payload) in found.items():
-        if status != "ok":
-            problems[name] = f"`{name}` could not be taken out of your notebook ({payload})"
-            continue
-        try:
-            answers[name] = pickle.loads(payload)
-        except BaseException as err:
-            problems[name] = f"`{name}` could not be loaded for checking ({type(err).__name__}: {err})"
-    return answers, problems
+def _defining_cell(nb, name):
+    """The index of the last code cell that defines ``name`` (``def name`` or ``name = ...``)."""
+    pattern = re.compile(rf"^\s*(def\s+{re.escape(name)}\s*\(|{re.escape(name)}\s*(:[^=\n]*)?=[^=])", re.M)
+    found = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and pattern.search(c.source)]
+    return found[-1] if found else None
 
 
 def _alarm(signum, frame):
     raise _CheckTimeout()
 
 
+def _judge_question(question, answer_folder, status):
+    """Judge one question from the data its probes wrote (never from anything executable)."""
+    from .probing import MISSING, read_outcomes
+
+    if status == "killed":
+        return {"passed": False, "feedback": "Incorrect: your code stopped the kernel while it was being checked."}
+    if status == "timeout":
+        return {"passed": False, "feedback": f"Incorrect: your code did not finish within the check's time limit of {CHECK_SECONDS} s (an endless loop?)."}
+    if status is None:
+        return {"passed": False, "feedback": "Not graded: the question's answer could not be run (the kernel stopped)."}
+    try:
+        outcomes = read_outcomes(answer_folder, question.id, len(question.probes()))
+    except ValueError as err:
+        return {"passed": False, "feedback": f"Incorrect: the answers could not be read back from your notebook ({err})."}
+    signal.alarm(CHECK_SECONDS)
+    try:
+        outcome = question.judge(outcomes)
+        return {"passed": outcome.passed, "feedback": str(outcome),
+                "missing": any(o.kind == MISSING for o in outcomes)}
+    except _CheckTimeout:
+        return {"passed": False, "feedback": f"Incorrect: checking took longer than {CHECK_SECONDS} s."}
+    finally:
+        signal.alarm(0)
+
+
+def _what_happened(nb, question, run):
+    """Why a question's answer may be missing or wrong: its cell raised, was cut, or was left out."""
+    said = []
+    for name in question.answer_names:
+        index = _defining_cell(nb, name)
+        if index is None:
+            continue
+        if index in run.killers:
+            said.append(f"cell {index}, which defines `{name}`, stopped the kernel and was left out")
+        elif index in run.errors:
+            said.append(f"cell {index}, which defines `{name}`, raised {run.errors[index]}")
+    return "; ".join(dict.fromkeys(said))
+
+
 def _worker(notebook_path, result_path, timeout):
-    """Entry point of the worker process (``python -m logitlab.grading NB RESULT TIMEOUT``)."""
+    """Entry point of the worker process (``python -m logitlab.grading NB RESULT TIMEOUT``).
+
+    This process is the judge: learner code never runs in it. The notebook and the probes run
+    in a kernel (another process); what comes back is read as data (JSON and ``.npz`` without
+    pickles). The result goes to the parent on a pipe that the kernel does not inherit.
+    """
+    result_fd = os.dup(1)  # the parent reads the result here; the kernel gets /dev/null instead
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    sys.stdout = open(1, "w", closefd=False)
     result = {"error": None, "questions": {}, "notes": []}
     nb = nbformat.read(notebook_path, as_version=4)
     questions = _questions(chapter_of(nb))
-    names = sorted({n for q in questions for n in q.answer_names})
-    dump_path = Path(result_path).with_name("answers.pkl")
-    result["notes"] += _run_notebook(nb, Path(notebook_path).parent, timeout, dump_path, names)
-    _write_atomic(result_path, json.dumps(result))
-    answers, problems = _load_answers(dump_path)
-    stopped = next((n for n in result["notes"] if "time limit" in n or "gave up" in n), None)
+    folder = Path(result_path).parent
+    probe_folder, answer_folder = folder / "probes", folder / "answers"
+    probe_folder.mkdir(exist_ok=True)
+    answer_folder.mkdir(exist_ok=True)
+    from .probing import write_probes
+
+    write_probes(probe_folder, {q.id: q.probes() for q in questions})
+    run = _run_notebook(nb, Path(notebook_path).parent, timeout, probe_folder, answer_folder, questions)
+    result["notes"] = run.notes
     signal.signal(signal.SIGALRM, _alarm)
     for question in questions:
-        trouble = [problems[n] for n in question.answer_names if n in problems]
-        if trouble:
-            record = {"passed": False, "feedback": "; ".join(trouble) + "."}
-        elif stopped and any(n not in answers for n in question.answer_names):
-            record = {"passed": False, "feedback": f"Not graded: the notebook was stopped before its answer was defined ({stopped})."}
-        else:
-            sink = io.StringIO()
-            signal.alarm(CHECK_SECONDS)
-            try:
-                stdout, stderr = sys.stdout, sys.stderr
-                sys.stdout = sys.stderr = sink  # what the learner's code prints is not read
-                outcome = question.evaluate(question.collect(answers))
-                record = {"passed": outcome.passed, "feedback": str(outcome)}
-            except _CheckTimeout:
-                record = {"passed": False, "feedback": f"Incorrect: checking took longer than {CHECK_SECONDS} s (an endless loop?)."}
-            except BaseException as err:  # SystemExit or KeyboardInterrupt from learner code
-                record = {"passed": False, "feedback": f"Incorrect: your code stopped the check ({type(err).__name__})."}
-            finally:
-                signal.alarm(0)
-                sys.stdout, sys.stderr = stdout, stderr
+        record = _judge_question(question, answer_folder, run.probes.get(question.id))
+        happened = _what_happened(nb, question, run)
+        if record.pop("missing", False) and happened:
+            record["feedback"] = f"Incorrect: {happened}, so the answer was never defined."
+        elif not record["passed"] and run.stopped and record["feedback"].startswith("Not yet attempted"):
+            record["feedback"] = f"Not graded: the notebook was stopped before its answer was defined ({run.stopped})."
+        elif happened and not record["passed"]:
+            record["feedback"] += f" (Note: {happened}.)"
         result["questions"][question.id] = record
-        _write_atomic(result_path, json.dumps(result))
+        os.write(result_fd, (json.dumps(result) + "\n").encode("utf-8"))
+    os.write(result_fd, (json.dumps(result) + "\n").encode("utf-8"))
     return 0
 
 
@@ -379,7 +458,8 @@ def _fmt(points):
 
 def format_notebook(grade):
     """A plain-text table for one notebook."""
-    lines = [f"{grade.path}: {_fmt(grade.score)} / {_fmt(grade.max_score)}"]
+    chapter = f" ({grade.chapter})" if grade.chapter else ""
+    lines = [f"{grade.path}{chapter}: {_fmt(grade.score)} / {_fmt(grade.max_score)}"]
     if grade.error:
         lines.append(f"  error: {grade.error}")
     rows = [("question", "points", "result", "feedback")]
@@ -395,20 +475,28 @@ def format_notebook(grade):
 
 
 def format_summary(grades):
-    graded = [g for g in grades if g.error is None]
-    total, best = sum(g.score for g in grades), sum(g.max_score for g in grades)
-    lines = [f"Graded {len(graded)} of {len(grades)} notebook(s); total {_fmt(total)} / {_fmt(best)}."]
+    counted = [g for g in grades if g.counted]
+    graded = [g for g in counted if g.error is None]
+    total, best = sum(g.score for g in counted), sum(g.max_score for g in counted)
+    percent = f" ({100 * total / best:.0f}%)" if best else ""
+    lines = [f"Graded {len(graded)} of {len(grades)} notebook(s); total {_fmt(total)} / {_fmt(best)}{percent}."]
+    apart = len(grades) - len(counted)
+    if apart:
+        lines.append(f"{apart} file(s) are not exercise notebooks of a known chapter and are not in the total.")
     width = max((len(g.path) for g in grades), default=0)
     for g in grades:
-        status = f"error: {g.error}" if g.error else f"{_fmt(g.score)} / {_fmt(g.max_score)}"
-        lines.append(f"  {g.path.ljust(width)}  {status}")
+        score = f"{_fmt(g.score)} / {_fmt(g.max_score)}" if g.counted else "not counted"
+        status = f"{score}  error: {g.error}" if g.error else score
+        lines.append(f"  {g.path.ljust(width)}  {g.chapter or '-':9}  {status}")
     return "\n".join(lines)
 
 
 def write_json(grades, path):
+    counted = [g for g in grades if g.counted]
     report = {
-        "score": sum(g.score for g in grades),
-        "max_score": sum(g.max_score for g in grades),
+        "score": sum(g.score for g in counted),
+        "max_score": sum(g.max_score for g in counted),
+        "not_counted": [g.path for g in grades if not g.counted],
         "notebooks": [g.to_json() for g in grades],
     }
     _write_atomic(path, json.dumps(report, indent=2) + "\n")
@@ -417,12 +505,14 @@ def write_json(grades, path):
 def write_csv(grades, path):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["path", "question", "points", "max_points", "passed", "feedback", "notebook_score", "notebook_max_score", "error"])
+    writer.writerow(["path", "chapter", "question", "points", "max_points", "passed", "feedback",
+                     "notebook_score", "notebook_max_score", "error"])
     for g in grades:
         if not g.questions:
-            writer.writerow([g.path, "", "", "", "", "", g.score, g.max_score, g.error or ""])
+            writer.writerow([g.path, g.chapter or "", "", "", "", "", "", g.score, g.max_score, g.error or ""])
         for q in g.questions:
-            writer.writerow([g.path, q.id, q.points, q.max_points, q.passed, q.feedback, g.score, g.max_score, g.error or ""])
+            writer.writerow([g.path, g.chapter or "", q.id, q.points, q.max_points, q.passed, q.feedback,
+                             g.score, g.max_score, g.error or ""])
     _write_atomic(path, buffer.getvalue())
 
 

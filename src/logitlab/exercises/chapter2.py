@@ -13,15 +13,13 @@ import functools
 
 import numpy as np
 
-from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, same
+from ..tolerance import probabilities
+from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, frozen, questions_in, same
 from ..numerics import softmax
 from .mistakes import exp_normalise
 
 __all__ = ["q1", "q2", "q3", "q4", "QUESTIONS", "Q3_LOGITS", "Q3_TARGET"]
 
-# float32 answers computed in a different order differ in the last bits: compare loosely
-# enough for that, tightly enough that every named mistake is far outside the tolerance.
-_close = functools.partial(same, rtol=1e-5, atol=1e-6)
 
 _F32 = np.float32
 _REFERENCE_LOGITS = np.array([0.1, 0.3, 0.5, 0.9])
@@ -66,6 +64,7 @@ q1 = FunctionQuestion(
     title="a numerically stable softmax along any axis",
     name="stable_softmax",
     reference=_softmax_reference,
+    sizes=probabilities,
     cases=[
         Case((_REFERENCE_LOGITS,), label="([0.1, 0.3, 0.5, 0.9], the chapter's reference logits)"),
         Case((np.array([1000.0, 0.0], dtype=_F32),), label="([1000, 0] in float32)"),
@@ -136,13 +135,6 @@ q1 = FunctionQuestion(
         "Each slice needs its own maximum: a single maximum for the whole array lets a row far "
         "below it underflow to 0 / 0.",
     ],
-    solution="""
-    def stable_softmax(x, axis=-1):
-        x = np.asarray(x)
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        return e / np.sum(e, axis=axis, keepdims=True)
-    """,
-    compare=_close,
 )
 
 
@@ -173,6 +165,7 @@ q2 = FunctionQuestion(
     title="softmax with temperature",
     name="temperature_softmax",
     reference=_temperature_reference,
+    sizes=lambda logits, temperature: probabilities(np.asarray(logits) / temperature),
     cases=[
         Case((_REFERENCE_LOGITS, 1.0), label="([0.1, 0.3, 0.5, 0.9], temperature=1)"),
         Case((_REFERENCE_LOGITS, 0.5), label="([0.1, 0.3, 0.5, 0.9], temperature=0.5)"),
@@ -223,20 +216,13 @@ q2 = FunctionQuestion(
         "Dividing by a small T makes the logits large: subtract the maximum of z / T (along the "
         "last axis, keepdims=True) before np.exp, as in question 1.",
     ],
-    solution="""
-    def temperature_softmax(logits, temperature):
-        z = np.asarray(logits) / temperature
-        e = np.exp(z - np.max(z, axis=-1, keepdims=True))
-        return e / np.sum(e, axis=-1, keepdims=True)
-    """,
-    compare=_close,
 )
 
 
 # -- Question 3: the temperature that makes the top class 90% likely -----------------------------
 
 #: The logits of question 3 (float64).
-Q3_LOGITS = np.array([2.0, 1.0, 0.5, -1.0])
+Q3_LOGITS = frozen([2.0, 1.0, 0.5, -1.0])
 #: The probability the top class should reach.
 Q3_TARGET = 0.9
 
@@ -323,19 +309,6 @@ q3 = ValueQuestion(
         "Search T between 0.01 and 10 (f changes sign there). Then the entropy in nats is "
         "-sum(p * log(p)) with p = softmax(z / temperature_90).",
     ],
-    solution="""
-    from scipy.optimize import brentq
-
-    def top_probability(T):
-        z = ex.Q3_LOGITS / T
-        e = np.exp(z - z.max())
-        return (e / e.sum()).max()
-
-    temperature_90 = brentq(lambda T: top_probability(T) - ex.Q3_TARGET, 0.01, 10.0, xtol=1e-12)
-    z = ex.Q3_LOGITS / temperature_90
-    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
-    entropy_90 = -np.sum(p * np.log(p))
-    """,
     compare=_solved,
 )
 
@@ -382,6 +355,7 @@ q4 = FunctionQuestion(
     title="a masked softmax",
     name="masked_softmax",
     reference=_masked_reference,
+    sizes=probabilities,
     cases=[
         Case((np.array([2.0, 1.0, 0.5, -1.0]), np.array([True, False, True, True])),
              label="([2, 1, 0.5, -1], mask [True, False, True, True])"),
@@ -445,16 +419,6 @@ q4 = FunctionQuestion(
         "A fully masked row has maximum -inf and sum of exponentials 0: subtract 0 instead of "
         "-inf there (np.where(np.isfinite(m), m, 0)) and return zeros where the sum is 0.",
     ],
-    solution="""
-    def masked_softmax(logits, mask):
-        x = np.where(mask, logits, -np.inf)
-        m = np.max(x, axis=-1, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0.0)      # a fully masked row: subtract 0, not -inf
-        e = np.exp(x - m)
-        total = np.sum(e, axis=-1, keepdims=True)
-        return np.where(total > 0, e / np.where(total > 0, total, 1.0), 0.0)
-    """,
-    compare=_close,
 )
 
-QUESTIONS = [q1, q2, q3, q4]
+QUESTIONS = questions_in(globals())

@@ -10,19 +10,17 @@ and names the common mistakes it recognises.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+import types
 
 import numpy as np
 
-from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, same
+from ..probing import Built
+from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, frozen, questions_in, same
 from ..numerics import binary_crossentropy, categorical_crossentropy, log_softmax
 
 __all__ = ["q1", "q2", "q3", "q4", "q5", "QUESTIONS", "Q1_SETUPS", "DIAGNOSES"]
 
-# float32 answers computed in a different order differ in the last bits: compare loosely
-# enough for that, tightly enough that every named mistake is far outside the tolerance.
-_close = functools.partial(same, rtol=1e-5, atol=1e-6)
 
 _F32 = np.float32
 _EPS = 1e-7
@@ -31,7 +29,7 @@ _EPS = 1e-7
 # -- Question 1: the right flag for each setup ----------------------------------------------------
 
 #: The six setups of question 1: the model's last step and the loss.
-Q1_SETUPS = {
+Q1_SETUPS = types.MappingProxyType({
     "a": "last layer Dense(10); loss SparseCategoricalCrossentropy",
     "b": 'last layer Dense(10, activation="softmax"); loss CategoricalCrossentropy',
     "c": "Dense(10) followed by a keras.layers.Softmax() layer; loss SparseCategoricalCrossentropy",
@@ -39,7 +37,7 @@ Q1_SETUPS = {
     "e": "a subclassed model whose call() returns tf.nn.log_softmax(self.head(x)); "
          "loss SparseCategoricalCrossentropy",
     "f": "last layer Dense(3) (three independent yes/no labels); loss BinaryCrossentropy",
-}
+})
 _Q1_RIGHT = {"a": True, "b": False, "c": False, "d": False, "e": True, "f": True}
 _Q1_NAMES = tuple(f"from_logits_{k}" for k in Q1_SETUPS)
 
@@ -101,14 +99,6 @@ q1 = ValueQuestion(
         "counts as a softmax.",
         "Log-probabilities (log_softmax) are logits: the softmax of log p is p again.",
     ],
-    solution="""
-    from_logits_a = True    # Dense(10) outputs logits
-    from_logits_b = False   # softmax: probabilities
-    from_logits_c = False   # a Softmax layer is still a softmax
-    from_logits_d = False   # sigmoid: probabilities
-    from_logits_e = True    # log-probabilities are logits: softmax(log p) = p
-    from_logits_f = True    # Dense(3) outputs one logit per label
-    """,
 )
 
 
@@ -192,14 +182,6 @@ q2 = FunctionQuestion(
         "p = y_pred / np.sum(y_pred, axis=-1, keepdims=True) keeps the axis so it broadcasts.",
         "Clipping makes every log finite, so 0 * log(p) is always 0: no NaN from a zero label.",
     ],
-    solution="""
-    def probability_path_loss(y_true, y_pred):
-        p = np.asarray(y_pred)
-        p = p / np.sum(p, axis=-1, keepdims=True)
-        p = np.clip(p, 1e-7, 1 - 1e-7)
-        return -np.sum(np.asarray(y_true) * np.log(p), axis=-1)
-    """,
-    compare=_close,
 )
 
 
@@ -287,13 +269,6 @@ q3 = FunctionQuestion(
         "nothing overflows. np.log1p(y) computes log(1 + y) accurately.",
         "Compute the terms elementwise, then take np.mean(..., axis=-1): one loss per example.",
     ],
-    solution="""
-    def binary_crossentropy_from_logits(y_true, logits):
-        x, t = np.asarray(logits), np.asarray(y_true)
-        terms = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
-        return np.mean(terms, axis=-1)
-    """,
-    compare=_close,
 )
 
 
@@ -356,10 +331,6 @@ q4 = FunctionQuestion(
         "labels.shape + (num_classes,).",
         "Do not infer the number of classes from the labels: use num_classes.",
     ],
-    solution="""
-    def to_one_hot(labels, num_classes):
-        return np.eye(num_classes, dtype=np.float32)[np.asarray(labels)]
-    """,
     compare=same,
 )
 
@@ -411,14 +382,9 @@ def _compiled_model(last, loss, from_logits, outputs):
     return model
 
 
-@dataclasses.dataclass(frozen=True)
-class _ModelCase(Case):
-    """A case whose argument is a compiled Keras model, built the first time it is needed."""
-
-    spec: tuple = ()
-
-    def call(self, function):
-        return function(_compiled_model(*self.spec))
+def _model_case(name, spec):
+    """A case whose argument is a compiled Keras model, built where the answer runs (once)."""
+    return Case((Built(__name__, "_compiled_model", tuple(spec)),), label=f"(a model ending {name})")
 
 
 def _output_kind(model, see_softmax_layer=True, see_sigmoid=True):
@@ -467,7 +433,7 @@ def _diagnose_misses_silent_bug(model):
     return "ok" if found == "logits_as_probabilities" else found
 
 
-def _same_diagnosis(got, expected):
+def _same_diagnosis(got, expected, **tolerance):
     if not isinstance(got, str):
         return f"expected one of the strings {', '.join(map(repr, DIAGNOSES))}, got {type(got).__name__}"
     if got.strip().lower() != expected:
@@ -480,8 +446,7 @@ q5 = FunctionQuestion(
     title="diagnose a compiled model",
     name="diagnose",
     reference=_diagnose_reference,
-    cases=[_ModelCase(args=(), label=f"(a model ending {name})", spec=spec)
-           for name, *spec in _MODEL_SPECS],
+    cases=[_model_case(name, spec) for name, *spec in _MODEL_SPECS],
     mistakes=[
         Mistake(
             "missed_softmax_layer",
@@ -524,19 +489,7 @@ q5 = FunctionQuestion(
         "Probabilities (softmax or sigmoid) with from_logits=True: 'probabilities_as_logits'. "
         "Logits (anything else) with from_logits=False: 'logits_as_probabilities'. Otherwise 'ok'.",
     ],
-    solution="""
-    def diagnose(model):
-        layer = model.layers[-1]
-        activation = getattr(getattr(layer, "activation", None), "__name__", "linear")
-        probabilities = isinstance(layer, keras.layers.Softmax) or activation in ("softmax", "sigmoid")
-        from_logits = model.loss.get_config()["from_logits"]
-        if probabilities and from_logits:
-            return "probabilities_as_logits"
-        if not probabilities and not from_logits:
-            return "logits_as_probabilities"
-        return "ok"
-    """,
     compare=_same_diagnosis,
 )
 
-QUESTIONS = [q1, q2, q3, q4, q5]
+QUESTIONS = questions_in(globals())

@@ -14,13 +14,14 @@ likely tokens, in that order, until the mass of the kept tokens reaches ``p``.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import numpy as np
 
-from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, same
+from ..tolerance import magnitude, probabilities
+from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, frozen, questions_in, same
 from ..numerics import softmax
+from ..probing import Seeded
 from ..sampling import top_k_filter, top_p_filter
 from .mistakes import exp_normalise
 
@@ -29,33 +30,31 @@ __all__ = ["q1", "q2", "q3", "q4", "q5", "QUESTIONS", "Q3_LOGITS", "Q3_TEMPERATU
 _F32 = np.float32
 _NEG_INF = -np.inf
 
-# float32 answers computed in a different order differ in the last bits: compare loosely
-# enough for that, tightly enough that every named mistake is far outside the tolerance.
-_close = functools.partial(same, rtol=1e-5, atol=1e-6)
 
 
-def _close_rows(got, expected):
-    """Like ``_close``, but a row of ``expected`` that holds a NaN only asks ``got``'s row for one.
+def _close_rows(got, expected, **tolerance):
+    """Like :func:`same`, but a row of ``expected`` that holds a NaN only asks ``got``'s row for one.
 
     The correct answers never contain NaN, so this changes nothing for them; it lets a mistake
     that overflows (exp(1000) is inf, inf / inf is NaN) be recognised whichever entries of the
     broken row the learner's code happens to turn into NaN.
     """
-    try:
-        expected_array = np.asarray(expected, dtype=float)
-        if not np.isnan(expected_array).any():
-            return _close(got, expected)
-        got_array = np.asarray(got.numpy() if hasattr(got, "numpy") else got, dtype=float)
+    try:  # the arrays keep their dtypes: the tolerance follows them
+        expected_array = np.asarray(expected)
+        if not np.isnan(expected_array.astype(float)).any():
+            return same(got, expected, **tolerance)
+        got_array = np.asarray(got.numpy() if hasattr(got, "numpy") else got)
+        got_array.astype(float)
     except Exception:
-        return _close(got, expected)
+        return same(got, expected, **tolerance)
     if got_array.shape != expected_array.shape:
         return f"expected shape {expected_array.shape}, got shape {got_array.shape}"
-    broken = np.isnan(expected_array).any(axis=-1)
-    got_broken = np.isnan(got_array).any(axis=-1)
+    broken = np.isnan(expected_array.astype(float)).any(axis=-1)
+    got_broken = np.isnan(got_array.astype(float)).any(axis=-1)
     if np.any(broken != got_broken):
         return "NaN in different rows"
     if np.any(~broken):
-        return _close(got_array[~broken], expected_array[~broken])
+        return same(got_array[~broken], expected_array[~broken], **tolerance)
     return None
 
 
@@ -92,15 +91,20 @@ def _kth_largest(x, k):
     return np.sort(x, axis=-1)[..., x.shape[-1] - k: x.shape[-1] - k + 1]
 
 
+#: Fifty logits with long runs of ties: a sort that is not stable breaks the lower-index rule on
+#: runs this long (NumPy's default sort is only stable on short arrays).
+_LONG_TIES = np.concatenate([[0.5], np.ones(30), np.zeros(10), -np.ones(9)])
+
+
 # -- Question 1: the top-k filter ---------------------------------------------------------------
 
 def _topk_reference(logits, k):
     return top_k_filter(logits, k)
 
 
-def _topk_k_plus_one(logits, k):
+def _topk_k_plus_one(logits, k, ascending_ties=False):
     x = np.asarray(logits, dtype=float)
-    return np.where(_keep_first(x, k + 1), x, _NEG_INF)
+    return np.where(_keep_first(x, k + 1, ascending_ties), x, _NEG_INF)
 
 
 def _topk_strict_threshold(logits, k):
@@ -138,6 +142,9 @@ q1 = FunctionQuestion(
         Case((np.array([1.0, 3.0, 2.0, 0.5, -1.0]), 2)),
         Case((np.array([-2.0, -0.5, -3.0, -1.0]), 2), label="([-2, -0.5, -3, -1], 2): negative logits"),
         Case((np.array([2.0, 1.0, 2.0, 2.0]), 2), label="([2, 1, 2, 2], 2): a three-way tie at the 2nd value"),
+        Case((_LONG_TIES, 17), label="(50 logits: 0.5, then 30 tied 1s, then 0s and -1s, k=17): a long run of ties"),
+        Case((np.stack([_LONG_TIES, _LONG_TIES[::-1]]).astype(_F32), 9),
+             label="(float32 batch: the 50 logits and their reverse, k=9): long runs of ties"),
         Case((np.array([[0.5, 2.0, 1.0, -1.0], [3.0, -2.0, 0.0, 1.0]]), 3),
              label="(a batch of 2 rows, k=3)"),
         Case((np.array([[1000.0, 999.0, 0.0, -1000.0], [1e4, -1e4, 5.0, 1e4 - 1]], dtype=_F32), 2),
@@ -151,7 +158,7 @@ q1 = FunctionQuestion(
     mistakes=[
         Mistake(
             "kept_k_plus_one",
-            _topk_k_plus_one,
+            (_topk_k_plus_one, functools.partial(_topk_k_plus_one, ascending_ties=True)),
             "your filter keeps k + 1 tokens: an off-by-one in the index of the k-th largest value. "
             "In an ascending sort of n logits, the k-th largest is at index n - k (np.sort(x)[..., -k]), "
             "and np.argsort(...)[..., -k:] gives the last k indices.",
@@ -200,15 +207,6 @@ q1 = FunctionQuestion(
         "with np.put_along_axis (or np.take_along_axis on a rank array).",
         "Return np.where(mask, x, -np.inf): excluded tokens get -inf, not 0.",
     ],
-    solution="""
-    def top_k_filter(logits, k):
-        x = np.asarray(logits)
-        order = np.argsort(-x, axis=-1, kind="stable")   # largest first, lower index on ties
-        keep = np.zeros(x.shape, dtype=bool)
-        np.put_along_axis(keep, order[..., :k], True, axis=-1)
-        return np.where(keep, x, -np.inf)
-    """,
-    compare=_close,
 )
 
 
@@ -244,11 +242,13 @@ q2 = FunctionQuestion(
     title="the probabilities after top-k",
     name="top_k_probabilities",
     reference=_topk_probs_reference,
+    sizes=probabilities,
     cases=[
         Case((np.array([1.0, 3.0, 2.0, 0.5, -1.0]), 2)),
         Case((np.array([-2.0, -0.5, -3.0, -1.0]), 3), label="([-2, -0.5, -3, -1], 3): negative logits"),
         Case((np.array([[0.5, 2.0, 1.0, -1.0], [3.0, -2.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]]), 2),
              label="(a batch of 3 rows, the last one a four-way tie, k=2)"),
+        Case((_LONG_TIES, 17), label="(50 logits: 0.5, then 30 tied 1s, then 0s and -1s, k=17): a long run of ties"),
         Case((np.array([[1000.0, 999.0, 0.0, -1000.0], [1e4, -1e4, 5.0, 1e4 - 1]], dtype=_F32), 2),
              label="(float32 logits of 1000 and 1e4, k=2)"),
         Case((np.array([0.0, _NEG_INF, 1.0, _NEG_INF, -2.0]), 3), label="([0, -inf, 1, -inf, -2], 3): masked tokens"),
@@ -289,12 +289,6 @@ q2 = FunctionQuestion(
         "The softmax of the masked logits is automatically renormalised over the kept tokens: "
         "each row sums to 1 and has exactly k non-zero entries.",
     ],
-    solution="""
-    def top_k_probabilities(logits, k):
-        z = top_k_filter(logits, k)                      # question 1: excluded logits are -inf
-        e = np.exp(z - np.max(z, axis=-1, keepdims=True))
-        return e / np.sum(e, axis=-1, keepdims=True)
-    """,
     compare=_close_rows,
 )
 
@@ -303,7 +297,7 @@ q2 = FunctionQuestion(
 
 #: The logits of question 3: an ordinary row, a row at the scale of 1000, negative logits with a
 #: masked token, and a row at the scale of 1e4 (float32, 4 rows of 6 tokens).
-Q3_LOGITS = np.array(
+Q3_LOGITS = frozen(
     [
         [1.0, 2.0, 0.5, -1.0, 2.5, 0.0],
         [1000.0, 998.0, 999.0, 0.0, -1000.0, 997.0],
@@ -344,6 +338,8 @@ q3 = ValueQuestion(
     title="greedy tokens and a temperature with TensorFlow",
     names=["greedy_ids", "cool_probs"],
     expected=_q3_expected,
+    scale=1.0,  # probabilities, exponentials of logits / T of up to 2e4
+    exponent=magnitude(Q3_LOGITS) / Q3_TEMPERATURE,
     mistakes=[
         Mistake(
             "temperature_multiplied",
@@ -378,11 +374,6 @@ q3 = ValueQuestion(
         "Temperature divides the logits before the softmax: tf.nn.softmax(logits / T).",
         "Both answers keep the batch axis: greedy_ids has shape (4,), cool_probs (4, 6).",
     ],
-    solution="""
-    logits = tf.constant(ex.Q3_LOGITS)
-    greedy_ids = tf.argmax(logits, axis=-1)
-    cool_probs = tf.nn.softmax(logits / ex.Q3_TEMPERATURE, axis=-1)
-    """,
     compare=_close_rows,
 )
 
@@ -448,6 +439,7 @@ q4 = FunctionQuestion(
         Case((np.array([1.0, _NEG_INF, 0.0, _NEG_INF, 2.0]), 0.95),
              label="([1, -inf, 0, -inf, 2], p=0.95): masked tokens"),
         Case((np.array([3.0, 0.0, 1.0, 2.0]), 0.2), label="([3, 0, 1, 2], p=0.2): the top token alone passes p"),
+        Case((np.zeros(40), 0.31), label="(40 tied logits of 0, p=0.31): keeps the first 13 tokens"),
         Case((np.array([[0.5, -0.3, 0.2]]), 1.0), label="([[0.5, -0.3, 0.2]], p=1.0): keep every token"),
     ],
     mistakes=[
@@ -490,19 +482,6 @@ q4 = FunctionQuestion(
         "Scatter the sorted mask back to the original positions (np.put_along_axis) and return "
         "np.where(keep, x, -np.inf).",
     ],
-    solution="""
-    def top_p_filter(logits, p):
-        x = np.asarray(logits)
-        e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-        probs = e / np.sum(e, axis=-1, keepdims=True)
-        order = np.argsort(-x, axis=-1, kind="stable")    # most likely first
-        sorted_probs = np.take_along_axis(probs, order, axis=-1)
-        mass_before = np.cumsum(sorted_probs, axis=-1) - sorted_probs
-        keep = np.zeros(x.shape, dtype=bool)
-        np.put_along_axis(keep, order, mass_before < p, axis=-1)
-        return np.where(keep, x, -np.inf)
-    """,
-    compare=_close,
 )
 
 
@@ -514,22 +493,6 @@ q4 = FunctionQuestion(
 #: named mistake is off by far more on some case.
 Q5_DRAWS = 20000
 Q5_TOLERANCE = 0.02
-
-
-@dataclasses.dataclass(frozen=True)
-class _SeededCase(Case):
-    """A case whose ``rng`` argument is a fresh ``np.random.default_rng(seed)`` at every call.
-
-    The reference and the mistakes return distributions and ignore it; the learner's sampler
-    receives a new generator each time, so a check gives the same verdict every time it runs.
-    """
-
-    seed: int = 0
-
-    def call(self, function):
-        logits, k = self.args
-        kwargs = dict(self.kwargs)
-        return function(np.array(logits, copy=True), k, rng=np.random.default_rng(self.seed), **kwargs)
 
 
 def _q5_distribution(logits, k, rng=None, num_samples=Q5_DRAWS, temperature=1.0):
@@ -557,7 +520,7 @@ def _q5_k_plus_one(logits, k, rng=None, num_samples=Q5_DRAWS, temperature=1.0):
     return _stable_softmax(np.where(_keep_first(z, k + 1), z, _NEG_INF)), num_samples
 
 
-def _consistent(samples, expected):
+def _consistent(samples, expected, **tolerance):
     """Whether token ids drawn by the learner could come from the expected distribution.
 
     ``expected`` is ``(probabilities, num_samples)``. The ids must be integers in the vocabulary,
@@ -591,7 +554,16 @@ def _consistent(samples, expected):
 
 
 def _q5_case(logits, k, temperature, seed, label):
-    return _SeededCase((logits, k), {"num_samples": Q5_DRAWS, "temperature": temperature}, label=label, seed=seed)
+    """A case whose ``rng`` is a fresh ``np.random.default_rng(seed)`` at every call.
+
+    The reference and the mistakes return distributions and ignore it; the learner's sampler
+    receives a new generator each time, so a check gives the same verdict every time it runs.
+    """
+    kwargs = {"rng": Seeded(seed), "num_samples": Q5_DRAWS, "temperature": temperature}
+    return Case((logits, k), kwargs, label=label)
+
+
+_Q5_FIRST = (np.array([2.0, 1.0, 0.5, 0.0, -1.0]), 3, 1.0)
 
 
 q5 = FunctionQuestion(
@@ -600,8 +572,7 @@ q5 = FunctionQuestion(
     name="sample_top_k",
     reference=_q5_distribution,
     cases=[
-        _q5_case(np.array([2.0, 1.0, 0.5, 0.0, -1.0]), 3, 1.0, 1,
-                 "([2, 1, 0.5, 0, -1], k=3, temperature=1.0)"),
+        _q5_case(*_Q5_FIRST, 1, "([2, 1, 0.5, 0, -1], k=3, temperature=1.0)"),
         _q5_case(np.array([1.0, 3.0, 2.0, 3.0, 0.5]), 2, 0.5, 2,
                  "([1, 3, 2, 3, 0.5], k=2, temperature=0.5): a tie"),
         _q5_case(np.array([0.0, _NEG_INF, 0.5, 1.0, _NEG_INF, 2.0]), 4, 2.0, 3,
@@ -612,7 +583,12 @@ q5 = FunctionQuestion(
                  "(float32 [1e4, 1e4 - 1, 0, -1e4], k=3, temperature=1.0)"),
         _q5_case(np.array([0.2, 0.1, -0.3, 0.0, 0.4, -0.1]), 5, 0.25, 6,
                  "([0.2, 0.1, -0.3, 0, 0.4, -0.1], k=5, temperature=0.25)"),
+        # reproducibility: the first case again, with a generator seeded alike, then differently
+        _q5_case(*_Q5_FIRST, 1, "([2, 1, 0.5, 0, -1], k=3, temperature=1.0, rng seeded 1 again)"),
+        _q5_case(*_Q5_FIRST, 101, "([2, 1, 0.5, 0, -1], k=3, temperature=1.0, rng seeded 101)"),
     ],
+    same_calls=[(0, 6)],
+    different_calls=[(0, 7)],
     mistakes=[
         Mistake(
             "no_filter",
@@ -648,14 +624,7 @@ q5 = FunctionQuestion(
         "Use the generator you are given (rng), not np.random: the same generator state must give "
         "the same samples, which is what makes generated text reproducible.",
     ],
-    solution="""
-    def sample_top_k(logits, k, rng, num_samples=1, temperature=1.0):
-        z = top_k_filter(np.asarray(logits, dtype=float) / temperature, k)   # question 1
-        e = np.exp(z - np.max(z))
-        probs = e / np.sum(e)
-        return rng.choice(len(probs), size=num_samples, p=probs)
-    """,
     compare=_consistent,
 )
 
-QUESTIONS = [q1, q2, q3, q4, q5]
+QUESTIONS = questions_in(globals())

@@ -1,20 +1,14 @@
-"""The checks of chapter 5's exercises: right answers pass, empty ones are "not yet attempted",
-every named mistake is recognised, other wrong answers get useful feedback, nothing raises.
+"""Chapter 5's battery: answers as learners write them (RIGHT, NAMED, UNNAMED; see
+tests/test_exercises_battery.py, which runs them)."""
 
-The wrong answers below are written independently of the question module (TensorFlow, SciPy or
-plain NumPy in another style), as a learner would write them, so the tests do not merely compare
-the module's mistake functions with themselves.
-"""
-
+import keras
 import numpy as np
-import pytest
 import tensorflow as tf
+from scipy.special import logsumexp as sp_logsumexp
 from scipy.special import softmax as sp_softmax
 
-from logitlab.checking import CORRECT, INCORRECT, UNATTEMPTED
 from logitlab.exercises import chapter5 as ex
 
-QUESTIONS = {q.id: q for q in ex.QUESTIONS}
 
 
 def _np(x):
@@ -91,12 +85,6 @@ def sample_top_k_inverse_cdf(logits, k, rng, num_samples=1, temperature=1.0):
     return np.minimum(np.searchsorted(cdf, rng.random(num_samples) * cdf[-1], side="right"), len(probs) - 1)
 
 
-CORRECT_ANSWERS = {
-    "5.1": [topk_tf, topk_rank],
-    "5.2": [topk_probs_tf, topk_probs_renormalised],
-    "5.4": [topp_loop, topp_tf],
-    "5.5": [sample_top_k_tf_probs, sample_top_k_gumbel, sample_top_k_inverse_cdf],
-}
 
 
 # -- the named mistakes, planted as a learner would write them ----------------------------------
@@ -248,7 +236,7 @@ def q3_extra_axis():
     return q3_answers(greedy_ids=tf.math.top_k(tf.constant(ex.Q3_LOGITS), k=1).indices)
 
 
-PLANTED = {
+NAMED = {
     ("5.1", "kept_k_plus_one"): topk_plus_one,
     ("5.1", "strict_threshold"): topk_strict,
     ("5.1", "zero_instead_of_inf"): topk_zero,
@@ -274,179 +262,230 @@ PLANTED = {
 }
 
 
-def test_every_mistake_is_planted_here():
-    named = {(q.id, m.name) for q in ex.QUESTIONS for m in q.mistakes}
-    assert named == set(PLANTED)
+# -- more right answers: loops, the chapter's and the hints' formulas, float32 where allowed -----
+
+def topk_hint(logits, k):
+    x = _np(logits)
+    order = np.argsort(-x, axis=-1, kind="stable")
+    keep = np.zeros(x.shape, dtype=bool)
+    np.put_along_axis(keep, order[..., :k], True, axis=-1)
+    return np.where(keep, x, -np.inf)
 
 
-# -- (a) right answers pass --------------------------------------------------------------------
-
-@pytest.mark.parametrize("qid, answer", [(k, f) for k, fs in CORRECT_ANSWERS.items() for f in fs],
-                         ids=lambda v: getattr(v, "__name__", str(v)))
-def test_an_independent_right_answer_passes(qid, answer):
-    q = QUESTIONS[qid]
-    result = q.evaluate({q.name: answer})
-    assert result.status == CORRECT, result.feedback
-
-
-def _worked_solution(q):
-    namespace = {"np": np, "tf": tf, "ex": ex}
-    exec(ex.q1.solution_code, namespace)   # questions 2 and 5 build on question 1's function
-    exec(q.solution_code, namespace)
-    return namespace
+def topk_loop(logits, k):
+    x = np.atleast_2d(_np(logits))
+    out = np.full(x.shape, -np.inf, dtype=float)
+    for r, row in enumerate(x):
+        for i in sorted(range(len(row)), key=lambda j: (-row[j], j))[:k]:
+            out[r, i] = row[i]
+    return out.reshape(_np(logits).shape)
 
 
-def test_q5_worked_solution_passes_and_the_reference_stands_for_a_distribution():
-    result = ex.q5.evaluate({"sample_top_k": _worked_solution(ex.q5)["sample_top_k"]})
-    assert result.status == CORRECT, result.feedback
-    probs, n = ex.q5.reference(np.array([2.0, 1.0, 0.0]), 2)
-    np.testing.assert_allclose(probs, sp_softmax([2.0, 1.0, -np.inf]))
-    assert n == ex.Q5_DRAWS
+def topk_lexsort(logits, k):
+    x = np.atleast_2d(_np(logits))
+    out = np.full(x.shape, -np.inf, dtype=x.dtype)
+    for r, row in enumerate(x):
+        chosen = np.lexsort((np.arange(len(row)), -row))[:k]
+        out[r, chosen] = row[chosen]
+    return out.reshape(_np(logits).shape)
 
 
-def test_q5_verdicts_are_reproducible():
-    answers = {"sample_top_k": sample_top_k_tf_probs}
-    assert ex.q5.evaluate(answers) == ex.q5.evaluate(answers)
+def topk_probs_hint(logits, k):
+    z = topk_hint(logits, k)
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def test_q3_right_answers_pass():
-    assert ex.q3.evaluate(q3_answers()).status == CORRECT
-    numpy_answers = {
-        "greedy_ids": np.argmax(ex.Q3_LOGITS, axis=-1),
-        "cool_probs": sp_softmax(ex.Q3_LOGITS.astype(float) / ex.Q3_TEMPERATURE, axis=-1),
-    }
-    assert ex.q3.evaluate(numpy_answers).status == CORRECT
-    namespace = _worked_solution(ex.q3)
-    assert ex.q3.evaluate(namespace).status == CORRECT
+def topk_probs_float32_logsumexp(logits, k):
+    z = topk_hint(np.asarray(logits, dtype=np.float32), k)
+    return np.exp(z - sp_logsumexp(z, axis=-1, keepdims=True)).astype(np.float32)
 
 
-def test_q3_expects_finite_sharpened_probabilities():
-    expected = ex.q3.expected()
-    assert expected["greedy_ids"].tolist() == [4, 0, 1, 0]
-    assert np.all(np.isfinite(expected["cool_probs"]))
-    np.testing.assert_allclose(expected["cool_probs"].sum(axis=-1), 1.0, rtol=1e-6)
+def topk_probs_loop(logits, k):
+    z = np.atleast_2d(topk_loop(logits, k))
+    return np.array([sp_softmax(row) for row in z]).reshape(np.shape(logits))
 
 
-# -- the cases are fair: the boundaries of top-p are far from every p, except the exact one -----
-
-def test_top_p_cases_are_clear_of_the_boundary_except_where_it_is_exact():
-    for case in ex.q4.cases:
-        logits, p = case.args
-        x = np.atleast_2d(np.asarray(logits, dtype=float))
-        for row in x:
-            probs = sp_softmax(row)
-            order = np.argsort(-row, kind="stable")
-            mass_before = np.cumsum(probs[order]) - probs[order]
-            gaps = np.abs(mass_before - p)
-            exact = np.all(row == row[0])   # equal logits: probabilities and sums are exact
-            assert exact or gaps.min() > 1e-3, (case.label, gaps.min())
+def topp_hint(logits, p):
+    x = _np(logits)
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    probs = e / np.sum(e, axis=-1, keepdims=True)
+    order = np.argsort(-x, axis=-1, kind="stable")
+    sorted_probs = np.take_along_axis(probs, order, axis=-1)
+    mass_before = np.cumsum(sorted_probs, axis=-1) - sorted_probs
+    keep = np.zeros(x.shape, dtype=bool)
+    np.put_along_axis(keep, order, mass_before < p, axis=-1)
+    return np.where(keep, x, -np.inf)
 
 
-def test_q5_mistakes_are_far_from_the_right_distribution():
-    """Each named mistake is off by much more than the tolerance on at least one case."""
-    for mistake in ex.q5.mistakes:
-        worst = 0.0
-        for case in ex.q5.cases:
-            right, _ = case.call(ex.q5.reference)
-            wrong, _ = case.call(mistake.answer)
-            worst = max(worst, np.max(np.abs(np.asarray(right) - np.asarray(wrong))))
-        assert worst > 4 * ex.Q5_TOLERANCE, mistake.name
+def topp_float32(logits, p):
+    return topp_hint(np.asarray(logits, dtype=np.float32), p)
 
 
-# -- (b) unattempted answers -------------------------------------------------------------------
-
-@pytest.mark.parametrize("given", [{}, {"greedy_ids": np.zeros(4)}, {"greedy_ids": None, "cool_probs": 1.0}])
-def test_unattempted_values_are_reported_as_such(given):
-    result = ex.q3.evaluate(given)
-    assert result.status == UNATTEMPTED
-    assert "greedy_ids" in result.feedback or "cool_probs" in result.feedback
-
-
-# -- (c) every named mistake is recognised -----------------------------------------------------
-
-@pytest.mark.parametrize("key", sorted(PLANTED), ids=lambda k: f"{k[0]}-{k[1]}")
-def test_each_named_mistake_is_recognised(key):
-    qid, name = key
-    q = QUESTIONS[qid]
-    answers = PLANTED[key]() if qid == "5.3" else {q.name: PLANTED[key]}
-    with np.errstate(all="ignore"):
-        result = q.evaluate(answers)
-    assert result.status == INCORRECT
-    assert result.mistake == name, (result.mistake, result.feedback)
-    message = next(m.message for m in q.mistakes if m.name == name)
-    assert result.feedback == message
+def topp_count(logits, p):
+    """How many tokens to keep: the first position where the mass before reaches p."""
+    x = np.atleast_2d(_np(logits))
+    out = np.full(x.shape, -np.inf)
+    for r, row in enumerate(x):
+        order = np.argsort(-row, kind="stable")
+        mass = np.cumsum(sp_softmax(row.astype(float))[order])
+        count = int(np.sum(np.concatenate([[0.0], mass[:-1]]) < p))
+        out[r, order[:count]] = row[order[:count]]
+    return out.reshape(_np(logits).shape)
 
 
-def test_the_mistakes_really_go_wrong_where_the_chapter_says():
-    """k=0 raises in logitlab; zeros keep an 'excluded' token; the naive softmax is NaN."""
-    import logitlab as ll
-
-    with pytest.raises(ValueError, match="k=0 would keep no token"):
-        ll.top_k_filter([1.0, 2.0], 0)
-    assert np.argmax(topk_zero(np.array([-2.0, -0.5, -3.0, -1.0]), 2)) in (0, 2)
-    with np.errstate(all="ignore"):
-        assert np.isnan(probs_naive(np.float32([[1000, 999, 0]]), 2)).any()
-    assert topp_crossing_excluded(np.array([3.0, 0.0, 1.0, 2.0]), 0.2).tolist() == [-np.inf] * 4
+def sample_hint(logits, k, rng, num_samples=1, temperature=1.0):
+    z = topk_hint(np.asarray(logits, dtype=float) / temperature, k)
+    e = np.exp(z - np.max(z))
+    return rng.choice(len(e), size=num_samples, p=e / e.sum())
 
 
-# -- (d) other wrong answers get useful feedback -----------------------------------------------
+def sample_multinomial(logits, k, rng, num_samples=1, temperature=1.0):
+    probs = topk_probs_hint(np.asarray(logits, dtype=float) / temperature, k)
+    return rng.multinomial(1, probs, size=num_samples).argmax(axis=-1)
 
-GENERIC_WRONG = {
-    "5.1": lambda logits, k: np.where(_np(logits) > np.mean(logits), _np(logits), -np.inf),
-    "5.2": lambda logits, k: sp_softmax(logits, axis=-1),
-    "5.4": lambda logits, p: _np(logits) * 1.0,
-    "5.5": lambda logits, k, rng, num_samples=1, temperature=1.0: np.zeros(num_samples, dtype=int),
+
+def sample_among_kept(logits, k, rng, num_samples=1, temperature=1.0):
+    z = topk_hint(np.asarray(logits, dtype=float) / temperature, k)
+    kept = np.flatnonzero(np.isfinite(z))
+    return rng.choice(kept, size=num_samples, p=sp_softmax(z[kept]))
+
+
+def q3_numpy():
+    return {"greedy_ids": np.argmax(ex.Q3_LOGITS, axis=-1),
+            "cool_probs": sp_softmax(ex.Q3_LOGITS / ex.Q3_TEMPERATURE, axis=-1)}
+
+
+def q3_float32_chapter():
+    z = ex.Q3_LOGITS / np.float32(ex.Q3_TEMPERATURE)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return {"greedy_ids": z.argmax(axis=-1), "cool_probs": e / e.sum(axis=-1, keepdims=True)}
+
+
+def q3_keras():
+    return {"greedy_ids": keras.ops.argmax(ex.Q3_LOGITS, axis=-1),
+            "cool_probs": keras.ops.softmax(ex.Q3_LOGITS / ex.Q3_TEMPERATURE, axis=-1)}
+
+
+def q3_top_k_column():
+    logits = tf.constant(ex.Q3_LOGITS)
+    return q3_answers(greedy_ids=tf.math.top_k(logits, k=1).indices[:, 0],
+                      cool_probs=tf.exp(tf.nn.log_softmax(logits / ex.Q3_TEMPERATURE)))
+
+
+def q3_loop():
+    ids = [max(range(len(row)), key=lambda i: row[i]) for row in ex.Q3_LOGITS.tolist()]
+    return {"greedy_ids": ids, "cool_probs": np.array([sp_softmax(row / 0.5) for row in ex.Q3_LOGITS])}
+
+
+RIGHT = {
+    "5.1": [topk_tf, topk_rank, topk_hint, topk_loop, topk_lexsort],
+    "5.2": [topk_probs_tf, topk_probs_renormalised, topk_probs_hint, topk_probs_float32_logsumexp, topk_probs_loop],
+    "5.3": [q3_answers, q3_numpy, q3_float32_chapter, q3_keras, q3_top_k_column, q3_loop],
+    "5.4": [topp_loop, topp_tf, topp_hint, topp_float32, topp_count],
+    "5.5": [sample_top_k_tf_probs, sample_top_k_gumbel, sample_top_k_inverse_cdf, sample_hint,
+            sample_multinomial, sample_among_kept],
 }
 
 
-@pytest.mark.parametrize("qid", sorted(GENERIC_WRONG))
-def test_a_generic_wrong_answer_says_where_it_fails(qid):
-    q = QUESTIONS[qid]
-    with np.errstate(all="ignore"):
-        result = q.evaluate({q.name: GENERIC_WRONG[qid]})
-    assert result.status == INCORRECT
-    assert result.mistake is None
-    assert "wrong result" in result.feedback
-    assert ("expected" in result.feedback) or ("frequencies" in result.feedback) or ("drawn" in result.feedback)
+# -- wrong answers that no message names -------------------------------------------------------
+
+def topk_default_sort(logits, k):
+    """np.argsort without kind="stable": ties keep the lower index only on short rows."""
+    x = _np(logits)
+    keep = np.zeros(x.shape, dtype=bool)
+    np.put_along_axis(keep, np.argsort(-x, axis=-1)[..., :k], True, axis=-1)
+    return np.where(keep, x, -np.inf)
 
 
-def test_a_sampler_that_draws_an_excluded_token_is_told_so():
-    def uniform(logits, k, rng, num_samples=1, temperature=1.0):
-        return rng.integers(0, len(logits), size=num_samples)
-
-    result = ex.q5.evaluate({"sample_top_k": uniform})
-    assert result.status == INCORRECT and result.mistake is None
-    assert "probability is 0" in result.feedback
+def topk_argpartition(logits, k):
+    x = _np(logits)
+    keep = np.zeros(x.shape, dtype=bool)
+    np.put_along_axis(keep, np.argpartition(-x, k - 1, axis=-1)[..., :k], True, axis=-1)
+    return np.where(keep, x, -np.inf)
 
 
-def test_a_sampler_with_the_wrong_shape_is_told_so():
-    def one_draw(logits, k, rng, num_samples=1, temperature=1.0):
-        return sample_top_k_tf_probs(logits, k, rng, 1, temperature)
-
-    result = ex.q5.evaluate({"sample_top_k": one_draw})
-    assert result.status == INCORRECT
-    assert "shape" in result.feedback
+def topk_mask_only(logits, k):
+    return np.isfinite(topk_hint(logits, k))
 
 
-def test_a_generic_wrong_value_says_what_is_wrong():
-    result = ex.q3.evaluate(q3_answers(greedy_ids=tf.argmin(tf.constant(ex.Q3_LOGITS), axis=-1)))
-    assert result.status == INCORRECT
-    assert result.mistake is None
-    assert "`greedy_ids` is not right" in result.feedback and "expected" in result.feedback
+def topk_smallest(logits, k):
+    x = _np(logits)
+    return -topk_hint(-x, k)
 
 
-# -- (e) evaluate never raises -----------------------------------------------------------------
+def probs_default_sort(logits, k):
+    z = topk_default_sort(logits, k)
+    return sp_softmax(z, axis=-1)
 
-@pytest.mark.parametrize(
-    "given",
-    [
-        {"greedy_ids": "ids", "cool_probs": "probs"},
-        {"greedy_ids": np.zeros((2, 2)), "cool_probs": 0.0},
-        {"greedy_ids": [1, [2, 3]], "cool_probs": object()},
-        {"greedy_ids": tf.zeros([4]), "cool_probs": np.full((4, 6), np.nan)},
-    ],
-)
-def test_garbage_values_never_raise(given):
-    result = ex.q3.evaluate(given)
-    assert result.status == INCORRECT
-    assert result.feedback
+
+def probs_uniform(logits, k):
+    kept = np.isfinite(topk_hint(logits, k)).astype(float)
+    return kept / kept.sum(axis=-1, keepdims=True)
+
+
+def probs_k_minus_one(logits, k):
+    return sp_softmax(topk_hint(logits, max(k - 1, 1)), axis=-1)
+
+
+def q3_argmin():
+    return q3_answers(greedy_ids=tf.argmin(tf.constant(ex.Q3_LOGITS), axis=-1))
+
+
+def q3_no_temperature():
+    return q3_answers(cool_probs=tf.nn.softmax(tf.constant(ex.Q3_LOGITS)))
+
+
+def q3_temperature_two():
+    return q3_answers(cool_probs=tf.nn.softmax(tf.constant(ex.Q3_LOGITS) / 2.0))
+
+
+def topp_token_count(logits, p):
+    x = np.atleast_2d(_np(logits))
+    count = int(np.ceil(p * x.shape[-1]))
+    return topk_hint(x, count).reshape(_np(logits).shape)
+
+
+def topp_inverted(logits, p):
+    x = _np(logits)
+    return np.where(np.isfinite(topp_hint(x, p)), -np.inf, x)
+
+
+def topp_no_max(logits, p):
+    x = _np(logits)
+    e = np.exp(x)
+    probs = e / e.sum(axis=-1, keepdims=True)
+    order = np.argsort(-x, axis=-1, kind="stable")
+    sorted_probs = np.take_along_axis(probs, order, axis=-1)
+    keep = np.zeros(x.shape, dtype=bool)
+    np.put_along_axis(keep, order, np.cumsum(sorted_probs, axis=-1) - sorted_probs < p, axis=-1)
+    return np.where(keep, x, -np.inf)
+
+
+def sample_global_random(logits, k, rng, num_samples=1, temperature=1.0):
+    """Ignores the generator it is given: the same seed gives different draws."""
+    probs = topk_probs_hint(np.asarray(logits, dtype=float) / temperature, k)
+    return np.random.choice(len(probs), size=num_samples, p=probs)
+
+
+def sample_own_generator(logits, k, rng, num_samples=1, temperature=1.0):
+    """Ignores the generator it is given for one of its own: every seed gives the same draws."""
+    probs = topk_probs_hint(np.asarray(logits, dtype=float) / temperature, k)
+    return np.random.default_rng(1234).choice(len(probs), size=num_samples, p=probs)
+
+
+def sample_greedy(logits, k, rng, num_samples=1, temperature=1.0):
+    return np.full(num_samples, int(np.argmax(logits)))
+
+
+def sample_probabilities(logits, k, rng, num_samples=1, temperature=1.0):
+    return topk_probs_hint(np.asarray(logits, dtype=float) / temperature, k)
+
+
+UNNAMED = {
+    "5.1": [topk_default_sort, topk_argpartition, topk_mask_only, topk_smallest],
+    "5.2": [probs_default_sort, probs_uniform, probs_k_minus_one],
+    "5.3": [q3_argmin, q3_no_temperature, q3_temperature_two],
+    "5.4": [topp_token_count, topp_inverted, topp_no_max],
+    "5.5": [sample_global_random, sample_own_generator, sample_greedy, sample_probabilities],
+}

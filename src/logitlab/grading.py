@@ -3,7 +3,7 @@
 For each submitted notebook the grader
 
 1. copies it into a private temporary folder (the submitted file is only ever read, once);
-2. runs it cell by cell in a fresh ``logitlab`` kernel, within a time limit for the whole
+2. runs it cell by cell in a fresh ``python3`` kernel, within a time limit for the whole
    notebook: a cell that runs past the limit is interrupted and the later cells are skipped; a
    cell that kills the kernel is left out and the notebook is run again without it; outputs are
    discarded as they arrive (a notebook that prints without end cannot fill the memory), and
@@ -246,7 +246,7 @@ def _run_notebook(nb, cwd, timeout, dump_path, names):
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    from .kernel import KERNEL_NAME
+    from .kernel import KERNEL_NAME, KernelManager
 
     class QuietClient(NotebookClient):
         def output(self, outs, msg, display_id, cell_index):  # discard every output
@@ -258,7 +258,8 @@ def _run_notebook(nb, cwd, timeout, dump_path, names):
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not _only_checks(c.source)]
     for _attempt in range(5):
         client = QuietClient(
-            nb, kernel_name=KERNEL_NAME, allow_errors=True, interrupt_on_timeout=True,
+            nb, kernel_name=KERNEL_NAME, kernel_manager_class=KernelManager, allow_errors=True,
+            interrupt_on_timeout=True,
             resources={"metadata": {"path": str(cwd)}}, record_timing=False,
         )
         dead_at = None

@@ -61,7 +61,7 @@ def execute_file(path, timeout=600):
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    set_up_notebook(nb)
+    set_up_notebook(nb, path)
     seconds = execute_notebook(nb, path.parent, timeout=timeout)
     nbformat.write(nb, path)
     return seconds

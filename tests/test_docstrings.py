@@ -5,10 +5,11 @@ import doctest
 import pytest
 
 import logitlab.guard
+import logitlab.notebook
 import logitlab.numerics
 import logitlab.sampling
 
-MODULES = [logitlab.numerics, logitlab.sampling, logitlab.guard]
+MODULES = [logitlab.numerics, logitlab.sampling, logitlab.guard, logitlab.notebook]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from logitlab.authoring import setup_cell_source
-from logitlab.notebook import READY, TENSORFLOW_ENV
+from logitlab.notebook import READY, TENSORFLOW_ENV, glue
 
 try:
     import tomllib
@@ -211,3 +211,55 @@ def test_the_setup_cell_installs_logitlab_when_it_is_missing(fresh):
         if subprocess.run([python, "-c", "import logitlab"], capture_output=True).returncode:
             _run(python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
                  "--find-links", fresh["wheels"], fresh["source"])
+
+
+@pytest.mark.parametrize("value, display", [(0.8393433, False), (856, False), ("a text", True), (2.5, True)])
+def test_logitlab_glue_stores_what_myst_nb_glue_stores(monkeypatch, value, display):
+    # The chapters glue with logitlab.glue, which needs no myst_nb: the stored outputs (read by
+    # the website's {glue} roles, compared by nbval) must be the same as myst_nb's.
+    myst_glue = pytest.importorskip("myst_nb.ext.glue")
+    import IPython.display
+
+    calls = []
+    monkeypatch.setattr(myst_glue, "ipy_display", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: calls.append((a, k)))
+    myst_glue.glue("name", value, display=display)
+    glue("name", value, display=display)
+    assert len(calls) == 2 and calls[0] == calls[1]
+
+
+# Binder: repo2docker builds the image from binder/ (Docker is not available here, so what it
+# needs is checked statically). It picks the first build pack whose files it finds; with only
+# requirements.txt and runtime.txt that is its Python build pack, which runs
+# `pip install -r binder/requirements.txt` from the repository's root folder.
+BINDER = ROOT / "binder"
+OTHER_BUILD_PACKS = ("Dockerfile", "environment.yml", "Pipfile", "Pipfile.lock", "Project.toml", "REQUIRE",
+                     "install.R", "DESCRIPTION", "default.nix", "setup.py")
+
+
+def test_binder_installs_the_course_package_and_nothing_takes_precedence():
+    present = [name for name in OTHER_BUILD_PACKS if (BINDER / name).exists()]
+    assert not present, f"repo2docker would build from {present} and ignore binder/requirements.txt"
+    lines = [line.strip() for line in (BINDER / "requirements.txt").read_text().splitlines()]
+    assert [line for line in lines if line and not line.startswith("#")] == ["."], (
+        "binder/requirements.txt installs the repository's package ('.', pip's path from the root folder)"
+    )
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["name"] == "logitlab" and project["build-system"]["requires"]
+
+
+def test_binder_python_is_one_the_course_supports():
+    from packaging.specifiers import SpecifierSet
+
+    runtime = (BINDER / "runtime.txt").read_text().strip()
+    assert runtime.startswith("python-"), "runtime.txt names the Python as python-X.Y"
+    supported = SpecifierSet(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    assert runtime.removeprefix("python-") + ".0" in supported
+
+
+def test_launch_buttons_open_the_page_in_jupyterlab_on_binder_and_colab():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["repository"]["url"].startswith("https://github.com/")  # Binder's and Colab's `gh` providers
+    assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert config["launch_buttons"]["notebook_interface"] == "jupyterlab"

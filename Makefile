@@ -20,18 +20,21 @@ all: test
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml
+# $(call install,EXTRAS): create .venv if it is missing and install the project with EXTRAS.
+define install
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet -e ".[$(1)]"
+endef
+
+$(STAMP): pyproject.toml
+	$(call install,$(EXTRAS))
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
 # A learner's install: the course package (with TensorFlow, Keras, ...) and JupyterLab, no more.
 $(LAB_STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(LAB_EXTRAS)]"
+	$(call install,$(LAB_EXTRAS))
 	@rm -f $(VENV)/.lab-*
 	@touch $@
 

@@ -26,7 +26,8 @@ import nbformat
 import pytest
 import yaml
 
-from logitlab.authoring import setup_cell_source
+from logitlab.__main__ import main
+from logitlab.authoring import SETUP_CELL_ID, set_up_notebook, setup_cell_source
 from logitlab.notebook import READY, TENSORFLOW_ENV, glue
 
 try:
@@ -263,3 +264,68 @@ def test_launch_buttons_open_the_page_in_jupyterlab_on_binder_and_colab():
     assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
     assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert config["launch_buttons"]["notebook_interface"] == "jupyterlab"
+
+
+# The tool that makes a notebook run anywhere (`logitlab standalone`, and `logitlab execute`).
+
+@pytest.fixture
+def book(tmp_path):
+    """A small book: _config.yml, chapters/01.ipynb linking to chapters/02.ipynb, which has a title."""
+    shutil.copy2(ROOT / "_config.yml", tmp_path / "_config.yml")
+    (tmp_path / "chapters").mkdir()
+    other = nbformat.v4.new_notebook()
+    other.cells = [nbformat.v4.new_markdown_cell("# The `other` chapter\n\nText.")]
+    nbformat.write(other, tmp_path / "chapters" / "02.ipynb")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "logitlab", "display_name": "Python 3 (logitlab)",
+                                                          "language": "python"}})
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# One\n\nSee {doc}`02` and {doc}`its exercises <02>`."),
+        nbformat.v4.new_code_cell("from myst_nb import glue\nimport numpy as np\nprint(1)"),
+    ]
+    path = tmp_path / "chapters" / "01.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_set_up_notebook_makes_a_notebook_run_anywhere(book):
+    nb = nbformat.read(book, as_version=4)
+    assert set_up_notebook(nb, book)
+    assert [c.cell_type for c in nb.cells] == ["markdown", "code", "code"]
+    assert nb.cells[1].id == SETUP_CELL_ID and nb.cells[1].source == setup_cell_source(ROOT / "_config.yml")
+    assert nb.cells[0].source == "# One\n\nSee [The `other` chapter](02.ipynb) and [its exercises](02.ipynb)."
+    assert nb.cells[2].source == "from logitlab import glue\nimport numpy as np\nprint(1)"
+    assert nb.metadata.kernelspec == {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    assert not set_up_notebook(nb, book), "a second pass must change nothing"
+
+
+def test_a_stale_setup_cell_is_replaced_and_loses_its_outputs_a_current_one_keeps_them(book):
+    nb = nbformat.read(book, as_version=4)
+    set_up_notebook(nb, book)
+    output = nbformat.v4.new_output("stream", name="stdout", text="ready\n")
+    nb.cells[1].outputs, nb.cells[1].execution_count = [output], 1
+    assert not set_up_notebook(nb, book) and nb.cells[1].outputs == [output]
+    nb.cells[1].source = "import logitlab\nlogitlab.setup()"
+    assert set_up_notebook(nb, book)
+    assert nb.cells[1].source == setup_cell_source(ROOT / "_config.yml")
+    assert (nb.cells[1].outputs, nb.cells[1].execution_count) == ([], None)
+    assert sum(c.get("id") == SETUP_CELL_ID for c in nb.cells) == 1
+
+
+def test_a_link_to_a_missing_notebook_and_a_bad_repository_url_are_named(book):
+    nb = nbformat.read(book, as_version=4)
+    nb.cells[0].source = "See {doc}`../exercises/09`."
+    with pytest.raises(FileNotFoundError, match="exercises/09.ipynb"):
+        set_up_notebook(nb, book)
+    config = book.parent.parent / "_config.yml"
+    config.write_text(config.read_text().replace("url: https://github.com", "url: git@github.com:"))
+    with pytest.raises(ValueError, match="repository.url must be the repository's https:// URL"):
+        set_up_notebook(nbformat.read(book, as_version=4), book)
+
+
+def test_the_command_checks_or_updates_notebooks(book, capsys):
+    before = book.read_text()
+    assert main(["standalone", "--check", str(book.parent)]) == 1
+    assert book.read_text() == before and "01.ipynb: out of date" in capsys.readouterr().out
+    assert main(["standalone", str(book.parent)]) == 0
+    assert main(["standalone", "--check", str(book.parent)]) == 0
+    assert nbformat.read(book, as_version=4).cells[1].id == SETUP_CELL_ID

@@ -1,6 +1,7 @@
 # The two commands of the README: `make book` and `make test`. Both create .venv when it is
-# missing, install the project into it (once: a second run reuses it), and install the course's
-# Jupyter kernel. `make lab` opens the notebooks in JupyterLab with that kernel.
+# missing and install the project into it (once: a second run reuses it). `make lab` installs only
+# what running the notebooks needs (the course package and JupyterLab) and opens JupyterLab on the
+# repository's folder; every notebook runs in the standard python3 kernel.
 #   make GPU=1 test     also install TensorFlow's CUDA libraries (tensorflow[and-cuda])
 
 PYTHON ?= python3
@@ -9,6 +10,8 @@ BIN    := $(VENV)/bin
 EXTRAS := book,lab,test$(if $(GPU),$(comma)gpu)
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+LAB_EXTRAS := lab$(if $(GPU),$(comma)gpu)
+LAB_STAMP  := $(VENV)/.lab-$(subst $(comma),-,$(LAB_EXTRAS))
 PYTEST_ARGS ?=
 
 .PHONY: all book test test-portable lab exercises execute clean distclean env
@@ -17,12 +20,22 @@ all: test
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml
+# $(call install,EXTRAS): create .venv if it is missing and install the project with EXTRAS.
+define install
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
-	$(BIN)/logitlab kernel install
+	$(BIN)/python -m pip install --quiet -e ".[$(1)]"
+endef
+
+$(STAMP): pyproject.toml
+	$(call install,$(EXTRAS))
 	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+# A learner's install: the course package (with TensorFlow, Keras, ...) and JupyterLab, no more.
+$(LAB_STAMP): pyproject.toml
+	$(call install,$(LAB_EXTRAS))
+	@rm -f $(VENV)/.lab-*
 	@touch $@
 
 book: $(STAMP)
@@ -54,8 +67,8 @@ test-portable-%: $(STAMP)
 	@echo "== notebooks, variant $*: $(or $(PORTABLE_ENV_$*),the machine's own kernels)"
 	$(PORTABLE_ENV_$*) $(BIN)/python -m pytest $(NOTEBOOK_DIRS) $(PYTEST_ARGS)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=$(CURDIR) chapters/01_logits.ipynb
+lab: $(LAB_STAMP)
+	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
 
 # Maintainers: regenerate exercises/ from solutions/ and store their outputs.
 exercises: $(STAMP)

@@ -6,10 +6,11 @@ import pytest
 
 import logitlab.guard.callback
 import logitlab.guard.check
+import logitlab.notebook
 import logitlab.numerics
 import logitlab.sampling
 
-MODULES = [logitlab.numerics, logitlab.sampling, logitlab.guard.check, logitlab.guard.callback]
+MODULES = [logitlab.numerics, logitlab.sampling, logitlab.guard.check, logitlab.guard.callback, logitlab.notebook]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -3,7 +3,9 @@
 The numerics (:mod:`logitlab.numerics`) are NumPy implementations that agree with Keras and
 ``tf.nn`` and fail loudly on bad input (:mod:`logitlab.validation`); :mod:`logitlab.sampling` turns logits
 into token ids (greedy, temperature, top-k, top-p); :mod:`logitlab.guard` catches a model whose
-output layer and loss disagree about ``from_logits``.
+output layer and loss disagree about ``from_logits``. Every notebook's first cell calls
+:func:`setup`; chapters store the numbers their prose quotes with :func:`glue`
+(:mod:`logitlab.notebook`).
 """
 
 from .numerics import (
@@ -16,6 +18,7 @@ from .numerics import (
     softmax,
     sparse_categorical_crossentropy,
 )
+from .notebook import glue, setup
 from .sampling import sample, top_k_filter, top_p_filter
 
 __version__ = "0.1.0"
@@ -50,5 +53,7 @@ __all__ = [
     "sample",
     "top_k_filter",
     "top_p_filter",
+    "setup",
+    "glue",
     *_GUARD_NAMES,
 ]

@@ -1,7 +1,7 @@
 """The ``logitlab`` command (also ``python -m logitlab``).
 
-  logitlab kernel install        install the course's Jupyter kernel spec (``make`` does this)
-  logitlab execute PATH...       re-run notebooks in the course's kernel, storing their outputs
+  logitlab standalone PATH...    make notebooks run anywhere (setup cell, python3 kernel, links)
+  logitlab execute PATH...       the same, then re-run them in a fresh kernel, storing their outputs
   logitlab exercises [--check]   generate exercises/ from solutions/ (or check it is up to date)
   logitlab grade PATH...         grade exercise notebooks (files or folders) and print a score table
 """
@@ -19,10 +19,13 @@ def _parser():
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    kernel = commands.add_parser("kernel", help="manage the course's Jupyter kernel")
-    kernel_commands = kernel.add_subparsers(dest="action", required=True)
-    install = kernel_commands.add_parser("install", help="install the 'logitlab' kernel spec")
-    install.add_argument("--prefix", default=None, help="install prefix (default: sys.prefix)")
+    standalone = commands.add_parser(
+        "standalone",
+        help="make notebooks run wherever they are opened: the setup cell first (made from "
+        "_config.yml), the python3 kernel, Markdown links, glue from logitlab",
+    )
+    standalone.add_argument("paths", nargs="+", type=Path, help="notebooks or folders of notebooks")
+    standalone.add_argument("--check", action="store_true", help="only list the notebooks it would change")
 
     execute = commands.add_parser("execute", help="re-run notebooks and store their outputs")
     execute.add_argument("paths", nargs="+", type=Path, help="notebooks or folders of notebooks")
@@ -57,11 +60,15 @@ def _notebooks(paths):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if args.command == "kernel":
-        from .kernel import install as install_kernel
+    if args.command == "standalone":
+        from .authoring import set_up_files
 
-        print(f"installed the kernel spec in {install_kernel(args.prefix)}")
-        return 0
+        changed = set_up_files(list(_notebooks(args.paths)), check=args.check)
+        for path in changed:
+            print(f"{path}: {'out of date' if args.check else 'updated (execute it to store its outputs)'}")
+        if args.check and changed:
+            print("Run `logitlab execute` on them (or `logitlab standalone`, then execute them).")
+        return 1 if args.check and changed else 0
     if args.command == "execute":
         from .execution import execute_file
 

@@ -15,6 +15,11 @@ The worked solutions are written once, in the solution notebooks: :func:`solutio
 code of each solution cell (the cell followed by ``ex.qN.check()``, with its markers and its
 closing ``print`` left out), and ``logitlab exercises`` stores it in
 ``logitlab/exercises/solutions.json``, which ``ex.qN.solution()`` shows.
+
+Every notebook is also made to run wherever it is opened (:func:`set_up_notebook`, applied by
+``logitlab execute`` and ``logitlab standalone``): its first code cell is the setup cell made from
+:data:`SETUP_TEMPLATE` and the repository URL of ``_config.yml``, it declares the standard
+``python3`` kernel, its links are ordinary Markdown links, and it glues with ``logitlab.glue``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import re
 from pathlib import Path
 
 import nbformat
+
+from .kernel import KERNEL_SPEC_METADATA
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -207,3 +214,123 @@ def build_exercises(solutions_dir, exercises_dir, execute=True, only_stale=False
         nbformat.write(exercise, target)
         written.append((target, seconds))
     return written
+
+
+# --- Notebooks that run anywhere (Colab, Binder, VS Code, any Jupyter) ---------------------------
+
+SETUP_CELL_ID = "setup"
+# The first code cell of every notebook; {pip_url} is made from `repository.url` in _config.yml.
+SETUP_TEMPLATE = """\
+# Run this cell first. It installs the course package, logitlab, if this Python does not
+# have it yet (on Colab, for example), then prepares TensorFlow for the course.
+try:
+    import logitlab
+except ModuleNotFoundError:
+    %pip install --quiet "logitlab @ {pip_url}"
+    import logitlab
+
+logitlab.setup()"""
+CONFIG_NAME = "_config.yml"
+_DOC_ROLE = re.compile(r"\{doc\}`(?:(?P<text>[^`<]*?)\s*<(?P<target>[^`>]+)>|(?P<bare>[^`<>]+))`")
+_MYST_NB_GLUE = re.compile(r"^from myst_nb import glue$", re.MULTILINE)
+_TITLE = re.compile(r"^# (.+)$", re.MULTILINE)
+
+
+def find_config(start):
+    """Return the ``_config.yml`` of the book that holds ``start`` (a file or folder)."""
+    start = Path(start).resolve()
+    for folder in [start, *start.parents]:
+        if (folder / CONFIG_NAME).is_file():
+            return folder / CONFIG_NAME
+    raise FileNotFoundError(
+        f"no {CONFIG_NAME} in {start} or above it: run this on the course's notebooks, inside the repository"
+    )
+
+
+def pip_url(config_path):
+    """The ``git+`` URL that pip installs the course package from: ``repository.url`` of the book."""
+    import yaml
+
+    config = yaml.safe_load(Path(config_path).read_text()) or {}
+    url = str((config.get("repository") or {}).get("url") or "")
+    if not re.fullmatch(r"https://[^\s\"']+", url):
+        raise ValueError(
+            f"{config_path}: repository.url must be the repository's https:// URL (got {url!r}); "
+            "the launch buttons and every notebook's setup cell are made from it"
+        )
+    return "git+" + url.rstrip("/")
+
+
+def setup_cell_source(config_path):
+    """The text of the setup cell, the first code cell of every notebook."""
+    return SETUP_TEMPLATE.format(pip_url=pip_url(config_path))
+
+
+def _title(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        match = _TITLE.search(cell.source) if cell.cell_type == "markdown" else None
+        if match:
+            return match.group(1).strip()
+    raise ValueError(f"{path} has no '# ' title to use as a link's text")
+
+
+def markdown_links(source, folder):
+    """Rewrite MyST ``{doc}`` roles as Markdown links to the notebooks, which Jupyter shows too.
+
+    ``{doc}`text <target>``` becomes ``[text](target.ipynb)``; a bare ``{doc}`target``` takes the
+    target's title as its text. The website resolves both the same way.
+    """
+    def replace(match):
+        target = (match["target"] or match["bare"]).strip()
+        path = Path(folder) / f"{target}.ipynb"
+        if not path.is_file():
+            raise FileNotFoundError(f"{{doc}}`{target}` in {folder}: there is no notebook {path}")
+        text = (match["text"] or "").strip() or _title(path)
+        return f"[{text}]({target}.ipynb)"
+
+    return _DOC_ROLE.sub(replace, source)
+
+
+def set_up_notebook(nb, path, config_path=None):
+    """Make the notebook ``nb`` (stored at ``path``) run wherever it is opened; return whether it changed.
+
+    - Its first code cell is the setup cell (:func:`setup_cell_source`); a setup cell whose text
+      changes loses its stale outputs.
+    - It declares the standard ``python3`` kernel.
+    - ``{doc}`` roles become Markdown links (:func:`markdown_links`).
+    - ``from myst_nb import glue`` becomes ``from logitlab import glue`` (the same stored output,
+      without the website's tools).
+    """
+    path = Path(path)
+    source = setup_cell_source(config_path or find_config(path))
+    before = nbformat.writes(nb)
+    old = [c for c in nb.cells if c.get("id") == SETUP_CELL_ID]
+    cells = [c for c in nb.cells if c.get("id") != SETUP_CELL_ID]
+    if old and old[0].cell_type == "code" and old[0].source == source:
+        cell = old[0]
+    else:
+        cell = nbformat.v4.new_code_cell(source)
+        cell["id"] = SETUP_CELL_ID
+    first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
+    cells.insert(first_code, cell)
+    for other in cells:
+        if other.cell_type == "markdown":
+            other.source = markdown_links(other.source, path.parent)
+        elif other.cell_type == "code":
+            other.source = _MYST_NB_GLUE.sub("from logitlab import glue", other.source)
+    nb.cells = cells
+    nb.metadata["kernelspec"] = dict(KERNEL_SPEC_METADATA)
+    return nbformat.writes(nb) != before
+
+
+def set_up_files(paths, check=False):
+    """Apply :func:`set_up_notebook` to notebook files; return the paths that changed (or would)."""
+    changed = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        if set_up_notebook(nb, path):
+            changed.append(path)
+            if not check:
+                nbformat.write(nb, path)
+    return changed

@@ -4,7 +4,7 @@ For each submitted notebook the grader
 
 1. copies it into a private temporary folder (the submitted file is only ever read, once);
 2. starts a worker process, the *judge*, which runs the notebook cell by cell in a fresh
-   ``logitlab`` kernel, within a time limit for the whole notebook: a cell that runs past the
+   ``python3`` kernel, within a time limit for the whole notebook: a cell that runs past the
    limit is interrupted and the later cells are skipped; a cell that kills the kernel is left
    out and the notebook is run again without it; outputs are discarded as they arrive (a
    notebook that prints without end cannot fill the memory); only error names are noted. The
@@ -259,7 +259,7 @@ def _run_notebook(nb, cwd, timeout, probe_folder, answer_folder, questions):
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    from .kernel import KERNEL_NAME
+    from .kernel import KERNEL_NAME, KernelManager
 
     run = _Run()
 
@@ -277,7 +277,8 @@ def _run_notebook(nb, cwd, timeout, probe_folder, answer_folder, questions):
     graded = set(code)  # the notebook's cells (the probe cells appended later are not noted)
     for _attempt in range(6):
         client = QuietClient(
-            nb, kernel_name=KERNEL_NAME, allow_errors=True, interrupt_on_timeout=True,
+            nb, kernel_name=KERNEL_NAME, kernel_manager_class=KernelManager, allow_errors=True,
+            interrupt_on_timeout=True,
             resources={"metadata": {"path": str(cwd)}}, record_timing=False,
         )
         dead_at, dead_probe = None, None

@@ -1,63 +1,47 @@
-"""The one place that decides the environment of the course's Jupyter kernel.
+"""Which kernel runs the notebooks: the standard ``python3`` kernel, of the Python running the tool.
 
-Every notebook declares the kernel ``logitlab``; the website build, the tests (nbval), the
-grader and ``make lab`` all start it, so they all run TensorFlow the same way:
+Every notebook declares the standard kernel ``python3`` (what Colab, Binder, VS Code and any
+Jupyter offer without a choice), and its first cell calls :func:`logitlab.setup`, which prepares
+TensorFlow (:data:`logitlab.notebook.TENSORFLOW_ENV`). So the course needs no kernel spec of its
+own: a notebook's outputs are the same in any Jupyter.
 
-- ``TF_ENABLE_ONEDNN_OPTS=0``: oneDNN's kernels change the last digits of float32 results and
-  print a notice at import; without them, results are the same from run to run.
-- ``TF_CPP_MIN_LOG_LEVEL=3``: TensorFlow's C++ logger stays quiet.
-- ``KERAS_BACKEND=tensorflow`` and ``PYTHONHASHSEED=0``: one backend, one hash order.
-- ``--IPKernelApp.capture_fd_output=False``: what C++ code writes straight to the process's
-  stderr (TensorFlow's ``absl`` lines with timestamps, printed before its logger is configured)
-  goes to the terminal that started Jupyter instead of into the notebook's outputs. Python's own
-  warnings, such as Keras', still appear in the notebook.
+The course's tools (``logitlab execute``, ``logitlab exercises``, the grader) start that kernel
+with the Python they run in (:class:`KernelManager`), whatever kernel specs the machine has: a
+``python3`` spec in the user's Jupyter folder may belong to another Python, without ``logitlab``.
+The kernel starts exactly as a plain ``python3`` kernel does (what C libraries write to the
+process's standard error is shown in the notebook, as in any Jupyter).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import tempfile
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from traitlets import default
 
-KERNEL_NAME = "logitlab"
-DISPLAY_NAME = "Python 3 (logitlab)"
-KERNEL_ENV = {
-    "TF_ENABLE_ONEDNN_OPTS": "0",
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    "KERAS_BACKEND": "tensorflow",
-    "PYTHONHASHSEED": "0",
-}
+from .notebook import TENSORFLOW_ENV
+
+KERNEL_NAME = "python3"
+KERNEL_SPEC_METADATA = {"name": KERNEL_NAME, "display_name": "Python 3 (ipykernel)", "language": "python"}
+KERNEL_ENV = TENSORFLOW_ENV  # set in the grader's worker, which imports TensorFlow itself
 
 
-def kernel_spec(python=None):
-    """Return the ``kernel.json`` content of the course's kernel for a Python executable."""
-    return {
-        "argv": [
-            python or sys.executable,
-            "-m",
-            "ipykernel_launcher",
-            "-f",
-            "{connection_file}",
-            "--IPKernelApp.capture_fd_output=False",
-        ],
-        "display_name": DISPLAY_NAME,
-        "language": "python",
-        "env": dict(KERNEL_ENV),
-        "metadata": {"debugger": True},
-    }
+class CurrentPythonKernelSpecs(KernelSpecManager):
+    """Kernel specs in which ``python3`` is always this Python's own ipykernel."""
+
+    def get_kernel_spec(self, kernel_name):
+        if kernel_name != KERNEL_NAME:
+            return super().get_kernel_spec(kernel_name)
+        from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+
+        return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
 
 
-def install(prefix=None):
-    """Install the kernel spec under ``prefix`` (default: this Python's ``sys.prefix``).
+class KernelManager(AsyncKernelManager):
+    """The kernel manager of the course's tools: ``python3`` is the Python running the tool.
 
-    Returns the folder it was installed to.
+    Pass it to nbclient as ``NotebookClient(nb, kernel_manager_class=KernelManager)``.
     """
-    from jupyter_client.kernelspec import KernelSpecManager
 
-    with tempfile.TemporaryDirectory() as folder:
-        with open(os.path.join(folder, "kernel.json"), "w") as handle:
-            json.dump(kernel_spec(), handle, indent=1)
-        return KernelSpecManager().install_kernel_spec(
-            folder, KERNEL_NAME, prefix=prefix or sys.prefix, replace=True
-        )
+    @default("kernel_spec_manager")
+    def _kernel_spec_manager_default(self):
+        return CurrentPythonKernelSpecs(data_dir=self.data_dir)

@@ -5,10 +5,11 @@ import doctest
 import pytest
 
 import logitlab.guard
+import logitlab.large_vocab
 import logitlab.numerics
 import logitlab.sampling
 
-MODULES = [logitlab.numerics, logitlab.sampling, logitlab.guard]
+MODULES = [logitlab.numerics, logitlab.sampling, logitlab.guard, logitlab.large_vocab]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from .validation import as_float_array, check_axis, check_logits, check_temperature
+from .validation import as_float_array, check_axis, check_logits, check_positive_integer, check_temperature
 
 __all__ = ["top_k_filter", "top_p_filter", "sample"]
 
@@ -220,8 +220,7 @@ def sample(logits, temperature=1.0, top_k=None, top_p=None, seed=None, num_sampl
     """
     x, _ = _prepare(logits, -1)
     temperature = check_temperature(temperature, allow_zero=True)
-    if isinstance(num_samples, (bool, np.bool_)) or not isinstance(num_samples, numbers.Integral) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}.")
+    check_positive_integer(num_samples, "num_samples")
     vocabulary_size = x.shape[-1]
     if top_k is not None:
         _check_k(top_k, vocabulary_size)

@@ -20,6 +20,7 @@ __all__ = [
     "check_same_shape",
     "check_sparse_labels",
     "check_temperature",
+    "check_positive_integer",
 ]
 
 _FLOATS = (np.float16, np.float32, np.float64)
@@ -242,3 +243,10 @@ def check_temperature(temperature, allow_zero=False):
             "below 1 sharpens the distribution, above 1 flattens it."
         )
     return t
+
+
+def check_positive_integer(value, name, hint=""):
+    """Return ``value`` as an ``int``, or raise if it is not an integer of at least 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.{' ' + hint if hint else ''}")
+    return int(value)

@@ -301,6 +301,8 @@ def main(argv=None):
         request = json.loads(args.worker)
         print(json.dumps(_measure_in_this_process(request["configs"], request["reset_peak"])))
         return 0
+    for key, value in KERNEL_ENV.items():  # TensorFlow as the notebooks run it (oneDNN off, quiet)
+        os.environ.setdefault(key, value)
     speed_report()
     if not args.no_memory:
         memory_report()

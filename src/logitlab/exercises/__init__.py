@@ -10,7 +10,7 @@ In an exercise notebook::
 
 import importlib
 
-CHAPTERS = ("chapter1", "chapter2", "chapter3", "chapter4", "chapter5")
+CHAPTERS = ("chapter1", "chapter2", "chapter3", "chapter4", "chapter5", "chapter6")
 
 
 def questions(chapter):

@@ -227,3 +227,22 @@ def test_model_fit_follows_the_plain_dense_and_sparse_crossentropy():
     assert chunked_curve[-1] < chunked_curve[0]
     np.testing.assert_allclose(chunked_curve, plain_curve, rtol=1e-5)
     np.testing.assert_allclose(model.logits(x).numpy(), plain(x).numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_model_fit_under_mixed_precision():
+    """Under Keras' mixed_bfloat16 policy the hidden states are bfloat16 and the kernel float32:
+    the loss is computed in float32 and training lowers it."""
+    vocabulary_size = 37
+    x, y = tiny_language_model_data(vocabulary_size)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        keras.utils.set_random_seed(0)
+        body = keras.Sequential([keras.layers.Embedding(vocabulary_size, 8), keras.layers.Dense(8, activation="tanh")])
+        model = LinearCrossEntropyModel(body, vocabulary_size, chunk_size=10)
+        model.build((None, x.shape[1]))
+        assert model(x[:2]).dtype == "bfloat16" and model.head.kernel.dtype == "float32"
+        model.compile(optimizer=keras.optimizers.SGD(0.5))
+        curve = model.fit(x, y, epochs=3, batch_size=16, verbose=0).history["loss"]
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert np.all(np.isfinite(curve)) and curve[-1] < curve[0]

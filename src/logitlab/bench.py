@@ -74,6 +74,13 @@ def _can_reset_peak():
         return False
 
 
+def _max_resident_bytes():
+    """The peak resident set size of this process so far (``getrusage``: KiB on Linux, bytes on macOS)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+
+
 def _loss_step(loss, tokens, width, vocabulary_size, chunk_size, backward, seed=0):
     """Inputs for one measurement and a function that runs the loss on them (and its gradients)."""
     import tensorflow as tf
@@ -120,25 +127,22 @@ def _measure_in_this_process(configs, reset_peak):
     results = []
     for config in configs:
         run = _loss_step(**config)
-        small = _loss_step(**{**config, "tokens": 8, "vocabulary_size": min(64, config["vocabulary_size"])})
-        small()  # load the kernels and trace the code path once, outside the measurement
+        if reset_peak:
+            run()  # trace the function and load the kernels once, outside the measurement
+        else:  # the peak cannot be reset: warm up on a small problem, so as not to raise it
+            _loss_step(**{**config, "tokens": 8, "vocabulary_size": min(64, config["vocabulary_size"])})()
         gc.collect()
         if reset_peak:
             _can_reset_peak()
             before, _ = _status()
         else:
-            import resource
-
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+            before = _max_resident_bytes()
         start = time.perf_counter()
         run()
         seconds = time.perf_counter() - start
-        if reset_peak:
-            peak = _status()[1]
-        else:
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+        peak = _status()[1] if reset_peak else _max_resident_bytes()
         results.append({**config, "peak_bytes": max(0, peak - before), "seconds": seconds})
-        del run, small
+        del run
     return results
 
 
@@ -175,7 +179,7 @@ def measure_memory(losses, vocabulary_sizes, *, tokens=1024, width=128, chunk_si
     Returns:
         A list of dicts, one per (loss, V): the configuration, ``peak_bytes`` (the peak resident
         memory above what the process held before the call, inputs included in the latter) and
-        ``seconds`` (one call, for information).
+        ``seconds`` (one call; on Linux after a first, untimed one that traced the function).
     """
     configs = [
         {

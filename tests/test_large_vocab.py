@@ -188,13 +188,14 @@ def test_bad_arguments_raise(kwargs, message):
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
 def test_out_of_range_label_in_a_graph_gives_nan_for_its_row(jit_compile):
     """Inside tf.function the labels have no value to check: the row of a bad label gets NaN
-    (loss and gradient), the others are unaffected."""
+    (loss and hidden-state gradient), the other rows' losses are unaffected."""
     hidden, kernel, bias, _ = problem(n=3, v=5)
     loss_fn = tf.function(chunked(2), jit_compile=jit_compile)
     out = loss_and_gradients(loss_fn, hidden, kernel, bias, tf.constant([0, 7, 2]))
     losses = out[0].numpy()
     assert np.isnan(losses[1]) and np.all(np.isfinite(losses[[0, 2]]))
     assert np.isnan(out[1].numpy()[1]).all() and np.isfinite(out[1].numpy()[[0, 2]]).all()
+    assert np.isnan(out[2].numpy()).all()  # the kernel is shared: its gradient is NaN, training notices
 
 
 def tiny_language_model_data(vocabulary_size=37, length=6, n=64):

@@ -205,7 +205,8 @@ def linear_cross_entropy(hidden, kernel, labels, *, bias=None, chunk_size=DEFAUL
         kernel: The output layer's kernel, shape ``(d, V)`` (as ``Dense(V).kernel``).
         labels: Integer class labels, shape ``(N,)`` (or ``(N, 1)``), in ``[0, V)``. Checked
             when called eagerly (``ValueError``); inside a graph a label outside the range gives
-            NaN for its row, as TensorFlow's loss does on a GPU.
+            NaN for its row's loss and gradient (and so for the kernel's gradient), as
+            TensorFlow's loss does on a GPU.
         bias: Optional bias of shape ``(V,)``. An entry of ``-inf`` masks a class (for example
             the padding of a vocabulary rounded up to a multiple of 128); chunks of masked
             classes are skipped safely. Defaults to no bias.

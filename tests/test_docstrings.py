@@ -6,11 +6,19 @@ import pytest
 
 import logitlab.guard.callback
 import logitlab.guard.check
+import logitlab.large_vocab
 import logitlab.notebook
 import logitlab.numerics
 import logitlab.sampling
 
-MODULES = [logitlab.numerics, logitlab.sampling, logitlab.guard.check, logitlab.guard.callback, logitlab.notebook]
+MODULES = [
+    logitlab.numerics,
+    logitlab.sampling,
+    logitlab.guard.check,
+    logitlab.guard.callback,
+    logitlab.large_vocab,
+    logitlab.notebook,
+]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -354,3 +354,61 @@ def test_sample_bad_arguments(kwargs, message):
 def test_nan_logits_are_refused(call):
     with pytest.raises(ValueError, match=r"logits contains NaN \(first at index \(1, 0\)\).*Find where it first appears"):
         call(np.array([[1.0, 2.0, 3.0], [np.nan, 0.0, 0.0]]))
+
+
+# --------------------------------------------------------------- long runs of ties, wide rows
+
+
+def tf_top_k_mask(x, k):
+    _, indices = tf.math.top_k(tf.constant(x), k=k)
+    expected = np.zeros(x.shape, dtype=bool)
+    np.put_along_axis(expected, indices.numpy().astype(np.int64), True, axis=-1)
+    return expected
+
+
+@pytest.mark.parametrize("k", [1, 49, 50, 51, 300, 999, 1000])
+def test_top_k_long_runs_of_ties_go_to_the_lower_index(k):
+    """Rows of 1000 logits with long runs of equal values: all equal; two values; a run of 600
+    ties straddling the k-th place; a few distinct values above a long tied tail. The selection
+    finds the k-th value without sorting, so the ties must be counted from the left."""
+    rng = np.random.default_rng(k)
+    rows = [
+        np.zeros(1000),
+        np.repeat([1.0, 0.0], 500),
+        np.concatenate([np.full(600, 2.0), np.full(400, 5.0)]),
+        np.concatenate([np.full(900, -1.0), rng.permutation(100).astype(float)]),
+        rng.integers(0, 3, 1000).astype(float),
+        np.where(rng.random(1000) < 0.5, -np.inf, 0.0),
+    ]
+    x = np.stack(rows).astype(np.float32)
+    x[-1, 0] = 0.0  # never a row of only -inf
+    out = ll.top_k_filter(x, k)
+    expected = tf_top_k_mask(x, k)
+    np.testing.assert_array_equal(kept(out), expected & np.isfinite(x))
+    np.testing.assert_array_equal(out[kept(out)], x[kept(out)])
+    # the rows with no -inf keep exactly k entries, and they are the first k of the tie run
+    assert np.all(kept(out)[:-1].sum(axis=-1) == k)
+    np.testing.assert_array_equal(np.flatnonzero(kept(out)[0]), np.arange(k))
+
+
+@pytest.mark.parametrize("p", [0.00123, 0.30017, 0.50017, 0.97017])
+def test_top_p_long_runs_of_ties_and_wide_nuclei(p):
+    """Flat rows put thousands of tokens in the nucleus (the filter widens its sorted head several
+    times); ties are taken from the left; peaked and flat rows share a batch."""
+    rng = np.random.default_rng(1)
+    rows = [
+        np.zeros(3000),
+        np.repeat([1.0, 0.0, -1.0], 1000),
+        rng.integers(-2, 3, 3000).astype(float),
+        rng.standard_normal(3000) * 0.1,
+        rng.standard_normal(3000) * 8,  # peaked: a few tokens
+    ]
+    x = np.stack(rows)
+    assert not near_a_boundary(x, p)
+    out = ll.top_p_filter(x, p)
+    np.testing.assert_array_equal(out, reference_top_p(x, p))
+    x32 = x.astype(np.float32)  # probabilities are computed in float64 whatever the input
+    assert not near_a_boundary(x32.astype(np.float64), p)
+    np.testing.assert_array_equal(ll.top_p_filter(x32, p), reference_top_p(x32.astype(np.float64), p).astype(np.float32))
+    # 3000 equal logits: the first ceil(3000 p) tokens
+    np.testing.assert_array_equal(np.flatnonzero(kept(out[0])), np.arange(int(np.ceil(3000 * p))))

@@ -270,20 +270,46 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
     out_dtype = y_pred.dtype
     dtype = _compute_dtype(out_dtype)
     if from_logits:
-        check_logits(y_pred, axis, "y_pred")
-    else:
-        check_probabilities(y_pred)
+        top = check_logits(y_pred, axis, "y_pred")
+        logits = np.moveaxis(y_pred, axis, -1)
+        labels = check_sparse_labels(y_true, logits.shape[-1], logits.shape[:-1])
+        return _sparse_from_logits(logits, labels, np.asarray(top)).astype(out_dtype)
+    check_probabilities(y_pred)
     y_pred = np.moveaxis(y_pred.astype(dtype), axis, -1)
     n_classes = y_pred.shape[-1]
     labels = check_sparse_labels(y_true, n_classes, y_pred.shape[:-1])
-    if from_logits:
-        log_p = _log_softmax(y_pred, -1)
-    else:
-        eps = dtype(EPSILON)
-        p = np.clip(y_pred, eps, dtype(1) - eps)
-        log_p = np.log(p) - np.log(np.sum(p, axis=-1, keepdims=True))
+    eps = dtype(EPSILON)
+    p = np.clip(y_pred, eps, dtype(1) - eps)
+    log_p = np.log(p) - np.log(np.sum(p, axis=-1, keepdims=True))
     picked = np.take_along_axis(log_p, labels[..., None], axis=-1)[..., 0]
     return (0 - picked).astype(out_dtype)  # 0 - x avoids printing -0.
+
+
+#: How many logits :func:`sparse_categorical_crossentropy` exponentiates at a time (1 MiB of
+#: float32): a block stays in the processor's cache, and no temporary is as large as the logits.
+_BLOCK_SIZE = 1 << 18
+
+
+def _sparse_from_logits(logits, labels, top):
+    """``logsumexp(row) - row[label]`` for each row of ``logits`` (class axis last), computed a
+    block of rows at a time from the rows' maxima ``top``; the result has ``labels``' shape."""
+    n_classes = logits.shape[-1]
+    rows = logits.reshape(-1, n_classes)  # a view unless the class axis was moved
+    top = top.reshape(-1)
+    labels = labels.reshape(-1)
+    dtype = _compute_dtype(logits.dtype)
+    sums = np.empty(len(rows), dtype=dtype)
+    step = max(1, _BLOCK_SIZE // n_classes)
+    for start in range(0, len(rows), step):
+        block = rows[start : start + step].astype(dtype)  # the one temporary, a block in size
+        with np.errstate(invalid="ignore"):  # -inf - finite is -inf, never NaN here
+            block -= top[start : start + step, None]
+        np.exp(block, out=block)
+        np.sum(block, axis=-1, out=sums[start : start + step])
+    picked = rows[np.arange(len(rows)), labels].astype(dtype) - top.astype(dtype)
+    # loss = log(sum(exp(z - top))) - (z[label] - top): the maximum cancels, so a large logit
+    # costs no precision, and a true class far behind gets its full (finite) loss
+    return (np.log(sums) - picked).reshape(logits.shape[:-1])
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False):

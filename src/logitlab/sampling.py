@@ -18,18 +18,55 @@ import numbers
 
 import numpy as np
 
-from .numerics import softmax
-from .validation import as_float_array, check_axis, check_logits, check_temperature
+from .validation import as_float_array, check_axis, check_logits, check_positive_integer, check_temperature
 
 __all__ = ["top_k_filter", "top_p_filter", "sample"]
 
 #: Rounding tolerance of :func:`top_p_filter`: a set whose mass is within this of p reaches p.
 _MASS_TOLERANCE = 1e-9
 
+#: How many of the largest logits :func:`top_p_filter` sorts first (more if the nucleus is wider).
+_NUCLEUS_GUESS = 64
 
-def _descending_order(x, axis):
-    """Indices that sort ``x`` along ``axis`` from the largest value, lower index first on ties."""
-    return np.argsort(-x, axis=axis, kind="stable")
+
+def _as_rows(x, axis):
+    """``x`` with ``axis`` moved last and the other axes flattened: a view when ``axis`` is last."""
+    moved = np.moveaxis(x, axis, -1)
+    return moved.reshape(-1, moved.shape[-1]), moved.shape
+
+
+def _from_rows(rows, moved_shape, axis):
+    return np.moveaxis(rows.reshape(moved_shape), -1, axis)
+
+
+def _keep_largest(rows, kth, count, crowded=None):
+    """Which entries of each row are its ``count`` largest, ties at the row's ``count``-th largest
+    value ``kth`` going to the lower index (the tie rule of ``tf.math.top_k``).
+
+    No sort is needed, only comparisons: the entries above ``kth`` are kept, then the entries
+    equal to it, counted from the left (a cumulative sum) in the rows that have more of them
+    than places left. ``crowded`` marks those rows when the caller knows them; otherwise they
+    are found by counting.
+    """
+    kth, count = kth[:, None], np.broadcast_to(count, len(rows))
+    keep = rows > kth
+    ties = rows == kth
+    if crowded is None:
+        places = count - np.count_nonzero(keep, axis=-1)
+        crowded = np.count_nonzero(ties, axis=-1) > places
+    crowded = np.flatnonzero(crowded)
+    if crowded.size:
+        places = count[crowded] - np.count_nonzero(keep[crowded], axis=-1)
+        ties[crowded] &= np.cumsum(ties[crowded], axis=-1) <= places[:, None]
+    keep |= ties
+    return keep
+
+
+def _masked(rows, keep):
+    """``rows`` where ``keep``, ``-inf`` elsewhere."""
+    out = np.full(rows.shape, -np.inf, dtype=rows.dtype)
+    np.copyto(out, rows, where=keep)
+    return out
 
 
 def _check_k(k, vocabulary_size):
@@ -85,10 +122,19 @@ def top_k_filter(logits, k, axis=-1):
     """
     x, axis = _prepare(logits, axis)
     k = _check_k(k, x.shape[axis])
-    order = _descending_order(x, axis)
-    keep = np.zeros(x.shape, dtype=bool)
-    np.put_along_axis(keep, np.take(order, np.arange(k), axis=axis), True, axis=axis)
-    return np.where(keep, x, x.dtype.type(-np.inf))
+    rows, moved_shape = _as_rows(x, axis)
+    vocabulary_size = rows.shape[-1]
+    # A partial selection (introselect, linear time) puts each row's k largest values last, the
+    # k-th largest first among them; a full sort would cost V log V. Entries equal to the k-th
+    # value but left out of the selection mean more ties than places: only those rows need
+    # their ties counted from the left.
+    parts = np.partition(rows, vocabulary_size - k, axis=-1)
+    kth = parts[:, vocabulary_size - k]
+    crowded = np.zeros(len(rows), dtype=bool)
+    if k < vocabulary_size:
+        crowded = np.max(parts[:, : vocabulary_size - k], axis=-1) == kth
+    keep = _keep_largest(rows, kth, k, crowded)
+    return _from_rows(_masked(rows, keep), moved_shape, axis)
 
 
 def top_p_filter(logits, p, axis=-1):
@@ -117,17 +163,35 @@ def top_p_filter(logits, p, axis=-1):
     p = _check_p(p)
     if p == 1.0:
         return x.copy()
-    probs = softmax(x.astype(np.float64), axis=axis)
-    order = _descending_order(x, axis)
-    sorted_probs = np.take_along_axis(probs, order, axis=axis)
-    mass_before = np.cumsum(sorted_probs, axis=axis) - sorted_probs
+    rows, moved_shape = _as_rows(x, axis)
+    vocabulary_size = rows.shape[-1]
+    z = rows.astype(np.float64)
+    top = np.max(z, axis=-1, keepdims=True)
+    total = np.sum(np.exp(z - top), axis=-1, keepdims=True)  # softmax(z) = exp(z - top) / total
     # A mass that reaches p on paper (0.7 + 0.2 = 0.9) can fall a rounding error short of p in
     # floating point: the tolerance keeps that boundary token out, as the definition says. The
     # first token (nothing before it, mass 0) is always kept, however small p is.
-    keep_sorted = mass_before < max(p - _MASS_TOLERANCE, np.finfo(np.float64).tiny)
-    keep = np.zeros(x.shape, dtype=bool)
-    np.put_along_axis(keep, order, keep_sorted, axis=axis)
-    return np.where(keep, x, x.dtype.type(-np.inf))
+    threshold = max(p - _MASS_TOLERANCE, np.finfo(np.float64).tiny)
+    kept = np.zeros(len(rows), dtype=np.int64)  # how many tokens each row keeps
+    kth = np.zeros(len(rows), dtype=z.dtype)  # the smallest kept logit of each row
+    pending = np.arange(len(rows))
+    # Only the head of each row is sorted: the n largest logits (a linear-time partition), n
+    # growing eightfold for the rows whose nucleus is wider than n, so a peaked distribution
+    # costs about as much as top-k and a flat one about as much as a sort.
+    n = min(_NUCLEUS_GUESS, vocabulary_size)
+    while pending.size:
+        head = -np.sort(-np.partition(z[pending], vocabulary_size - n, axis=-1)[:, vocabulary_size - n :], axis=-1)
+        probs = np.exp(head - top[pending]) / total[pending]
+        mass_before = np.cumsum(probs, axis=-1) - probs
+        reached = mass_before >= threshold
+        done = reached.any(axis=-1) | (n == vocabulary_size)
+        count = np.where(reached.any(axis=-1), np.argmax(reached, axis=-1), n)[done]
+        kept[pending[done]] = count
+        kth[pending[done]] = head[done, count - 1]
+        pending = pending[~done]
+        n = min(8 * n, vocabulary_size)
+    keep = _keep_largest(z, kth, kept)
+    return _from_rows(_masked(rows, keep), moved_shape, axis)
 
 
 def sample(logits, temperature=1.0, top_k=None, top_p=None, seed=None, num_samples=1):
@@ -156,8 +220,7 @@ def sample(logits, temperature=1.0, top_k=None, top_p=None, seed=None, num_sampl
     """
     x, _ = _prepare(logits, -1)
     temperature = check_temperature(temperature, allow_zero=True)
-    if isinstance(num_samples, (bool, np.bool_)) or not isinstance(num_samples, numbers.Integral) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}.")
+    check_positive_integer(num_samples, "num_samples")
     vocabulary_size = x.shape[-1]
     if top_k is not None:
         _check_k(top_k, vocabulary_size)

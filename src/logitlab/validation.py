@@ -20,6 +20,7 @@ __all__ = [
     "check_same_shape",
     "check_sparse_labels",
     "check_temperature",
+    "check_positive_integer",
 ]
 
 _FLOATS = (np.float16, np.float32, np.float64)
@@ -113,10 +114,19 @@ def check_finite_or_masked(x, name):
 
 
 def check_logits(x, axis, name="logits", allow_all_masked=False):
-    """Validate logits: no NaN, no ``+inf``, and at least one finite value along ``axis``."""
-    check_finite_or_masked(x, name)
+    """Validate logits: no NaN, no ``+inf``, and at least one finite value along ``axis``.
+
+    Returns the largest logit along ``axis`` (a NumPy array or scalar), which callers may reuse:
+    one pass over the logits decides the usual case, since a maximum that is finite everywhere
+    rules out NaN, ``+inf`` and slices of only ``-inf``; the diagnosis runs only on failure.
+    """
     if x.shape[axis] == 0:
+        check_finite_or_masked(x, name)
         raise ValueError(f"{name} has no classes along axis {axis} (size 0); expected at least one.")
+    top = np.max(x, axis=axis)
+    if np.isfinite(top).all():
+        return top
+    check_finite_or_masked(x, name)
     if not allow_all_masked:
         all_masked = np.all(np.isneginf(x), axis=axis)
         if np.any(all_masked):
@@ -125,6 +135,7 @@ def check_logits(x, axis, name="logits", allow_all_masked=False):
                 f"every logit of {name} is -inf along axis {axis} at position {where}: every class "
                 "is masked, so softmax is undefined (0/0). Leave at least one class unmasked."
             )
+    return top
 
 
 def check_probabilities(y_pred, name="y_pred"):
@@ -232,3 +243,10 @@ def check_temperature(temperature, allow_zero=False):
             "below 1 sharpens the distribution, above 1 flattens it."
         )
     return t
+
+
+def check_positive_integer(value, name, hint=""):
+    """Return ``value`` as an ``int``, or raise if it is not an integer of at least 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.{' ' + hint if hint else ''}")
+    return int(value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion
+from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, questions_in
 from ..numerics import logsumexp, sparse_categorical_crossentropy
 
 __all__ = [
@@ -305,4 +305,4 @@ q3 = ValueQuestion(
     ],
 )
 
-QUESTIONS = [q1, q2, q3]
+QUESTIONS = questions_in(globals())

@@ -19,14 +19,6 @@ def _np(x):
 
 # -- correct answers, written independently -----------------------------------------------------
 
-def softmax_scipy(x, axis=-1):
-    return sp_softmax(x, axis=axis)
-
-
-def softmax_tf(x, axis=-1):
-    return tf.nn.softmax(tf.constant(x), axis=axis).numpy()
-
-
 def temperature_scipy(logits, temperature):
     return sp_softmax(_np(logits) / temperature, axis=-1)
 
@@ -54,36 +46,58 @@ def masked_loop(logits, mask):
 
 
 
+def online_hint(m, s, chunk):
+    """The hints' formula: per-row maximum, rescaled sum, -inf rows guarded with np.where."""
+    new_m = np.maximum(m, np.max(chunk, axis=-1))
+    safe = np.where(np.isfinite(new_m), new_m, 0.0)
+    new_s = s * np.exp(np.where(np.isfinite(new_m), m - safe, 0.0)) + np.sum(np.exp(chunk - safe[:, None]), axis=-1)
+    return new_m, new_s
+
+
+def online_loop(m, s, chunk):
+    """Row by row with the chapter's one-row update, skipping a row that has nothing finite."""
+    new_m, new_s = np.array(m, dtype=float), np.array(s, dtype=float)
+    for i, row in enumerate(np.asarray(chunk, dtype=float)):
+        row_max = max(row)
+        if row_max == -math.inf:
+            continue
+        top = max(new_m[i], row_max)
+        new_s[i] = new_s[i] * math.exp(new_m[i] - top) + sum(math.exp(v - top) for v in row)
+        new_m[i] = top
+    return new_m, new_s
+
+
+def online_tf(m, s, chunk):
+    c = tf.constant(chunk)
+    new_m = tf.maximum(tf.constant(m), tf.reduce_max(c, axis=-1))
+    safe = tf.where(tf.math.is_finite(new_m), new_m, tf.zeros_like(new_m))
+    new_s = s * tf.exp(tf.constant(m) - safe) + tf.reduce_sum(tf.exp(c - safe[:, None]), axis=-1)
+    return new_m.numpy(), new_s.numpy()
+
+
+def online_via_logsumexp(m, s, chunk):
+    """Through log-sum-exps: the state's m + log s, the chunk's, combined with np.logaddexp."""
+    with np.errstate(divide="ignore"):
+        total = np.logaddexp(m + np.log(s), sp_logsumexp(chunk, axis=-1))
+    new_m = np.maximum(m, np.max(chunk, axis=-1))
+    return new_m, np.where(np.isfinite(new_m), np.exp(total - np.where(np.isfinite(new_m), new_m, 0.0)), 0.0)
+
+
+def online_float32(m, s, chunk):
+    m, s, c = (np.asarray(a, dtype=np.float32) for a in (m, s, chunk))
+    new_m = np.maximum(m, c.max(axis=-1))
+    shift = np.where(new_m == -np.inf, np.float32(0), new_m)
+    return new_m, s * np.exp(m - shift) + np.exp(c - shift[:, None]).sum(axis=-1)
+
+
+def online_nan_to_zero(m, s, chunk):
+    """The plain update, then NaN (a row that has seen only -inf) replaced by 0."""
+    new_m = np.maximum(m, np.max(chunk, axis=-1))
+    new_s = s * np.exp(m - new_m) + np.exp(chunk - new_m[:, None]).sum(axis=-1)
+    return new_m, np.nan_to_num(new_s, nan=0.0)
+
+
 # -- the named mistakes, planted as a learner would write them ----------------------------------
-
-def softmax_no_max(x, axis=-1):
-    e = np.exp(_np(x))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def softmax_mean_shift(x, axis=-1):
-    x = _np(x)
-    e = np.exp(x - x.mean(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def softmax_global_max(x, axis=-1):
-    x = _np(x)
-    e = np.exp(x - x.max())
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def softmax_hard_coded_axis(x, axis=-1):
-    return sp_softmax(x, axis=-1)
-
-
-def softmax_whole_array(x, axis=-1):
-    return sp_softmax(x)  # scipy's default axis=None normalises the whole array
-
-
-def softmax_twice(x, axis=-1):
-    return tf.nn.softmax(tf.nn.softmax(tf.constant(x), axis=axis), axis=axis).numpy()
-
 
 def temperature_multiplied(logits, temperature):
     return sp_softmax(_np(logits) * temperature, axis=-1)
@@ -125,6 +139,33 @@ def masked_nan_rows(logits, mask):
     return tf.nn.softmax(tf.where(tf.constant(mask), tf.constant(logits), float("-inf")), axis=-1).numpy()
 
 
+def online_unguarded_tf(m, s, chunk):
+    c = tf.constant(chunk)
+    new_m = tf.maximum(tf.constant(m), tf.reduce_max(c, axis=-1))
+    return new_m.numpy(), (s * tf.exp(m - new_m) + tf.reduce_sum(tf.exp(c - new_m[:, None]), axis=-1)).numpy()
+
+
+def online_not_rescaled(m, s, chunk):
+    new_m = np.maximum(m, np.max(chunk, axis=-1))
+    safe = np.where(np.isfinite(new_m), new_m, 0.0)
+    return new_m, s + np.sum(np.exp(chunk - safe[:, None]), axis=-1)
+
+
+def online_rescaled_upwards(m, s, chunk):
+    new_m = np.maximum(m, np.max(chunk, axis=-1))
+    safe = np.where(np.isfinite(new_m), new_m, 0.0)
+    return new_m, s * np.exp(safe - m) + np.sum(np.exp(chunk - safe[:, None]), axis=-1)
+
+
+def online_chapter_copied(m, s, chunk):
+    """The chapter's guarded one-row update, applied to the batch as it is."""
+    chunk_max = float(np.max(chunk))
+    if chunk_max == -np.inf:
+        return m, s
+    new_m = np.maximum(m, chunk_max)
+    return new_m, s * np.exp(m - new_m) + np.sum(np.exp(chunk - new_m[:, None]), axis=-1)
+
+
 def _solve(top_probability):
     return brentq(lambda t: top_probability(t) - ex.Q3_TARGET, 1e-3, 1e3, xtol=1e-14)
 
@@ -151,12 +192,10 @@ def q3_entropy_at_one():
 
 
 NAMED = {
-    ("2.1", "no_max_subtraction"): softmax_no_max,
-    ("2.1", "mean_instead_of_max"): softmax_mean_shift,
-    ("2.1", "global_max"): softmax_global_max,
-    ("2.1", "ignored_axis"): softmax_hard_coded_axis,
-    ("2.1", "whole_array"): softmax_whole_array,
-    ("2.1", "softmax_twice"): softmax_twice,
+    ("2.1", "masked_row_nan"): online_unguarded_tf,
+    ("2.1", "not_rescaled"): online_not_rescaled,
+    ("2.1", "rescaled_upwards"): online_rescaled_upwards,
+    ("2.1", "one_maximum_for_the_batch"): online_chapter_copied,
     ("2.2", "multiplied_by_temperature"): temperature_multiplied,
     ("2.2", "temperature_after_softmax"): temperature_power_not_renormalised,
     ("2.2", "temperature_ignored"): temperature_divides_exp,
@@ -173,30 +212,6 @@ NAMED = {
 
 
 # -- more right answers: loops, the chapter's and the hints' formulas, float32 where allowed -----
-
-def softmax_chapter(x, axis=-1):
-    z = _np(x)
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-def softmax_logsumexp_float32(x, axis=-1):
-    z = np.asarray(x, dtype=np.float32)  # exp(z - lse(z)): the log-sum-exp form, in float32
-    m = np.max(z, axis=axis, keepdims=True)
-    lse = m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
-    return np.exp(z - lse)
-
-
-def softmax_loop(x, axis=-1):
-    z = np.moveaxis(np.asarray(x, dtype=float), axis, -1)
-    out = np.empty(z.shape)
-    for index in np.ndindex(z.shape[:-1]):
-        row = z[index]
-        m = max(row)
-        e = [math.exp(v - m) for v in row]
-        out[index] = [v / sum(e) for v in e]
-    return np.moveaxis(out, -1, axis)
-
 
 def temperature_chapter(logits, temperature):
     z = _np(logits) / temperature
@@ -273,7 +288,7 @@ def q3_log_temperature():
 
 
 RIGHT = {
-    "2.1": [softmax_scipy, softmax_tf, softmax_chapter, softmax_logsumexp_float32, softmax_loop],
+    "2.1": [online_hint, online_loop, online_tf, online_via_logsumexp, online_float32, online_nan_to_zero],
     "2.2": [temperature_scipy, temperature_tf, temperature_chapter, temperature_logsumexp, temperature_loop],
     "2.3": [q3_reference_answers, q3_bisection, q3_tensorflow, q3_solver_tolerance, q3_log_temperature],
     "2.4": [masked_tf, masked_loop, masked_hint, masked_multiply, masked_scipy_nan_to_zero],
@@ -282,23 +297,28 @@ RIGHT = {
 
 # -- wrong answers that no message names -------------------------------------------------------
 
-def softmax_sharpened(x, axis=-1):
-    return sp_softmax(_np(x) * 1.1, axis=axis)
+def online_returns_logsumexp(m, s, chunk):
+    new_m, new_s = online_hint(m, s, chunk)
+    with np.errstate(divide="ignore"):
+        return new_m + np.log(new_s)
 
 
-def softmax_sigmoid_each(x, axis=-1):
-    return 1 / (1 + np.exp(-_np(x)))
+def online_update_only_when_max_grows(m, s, chunk):
+    new_m, new_s = online_hint(m, s, chunk)
+    return new_m, np.where(new_m > m, new_s, s)
 
 
-def softmax_normalised_logits(x, axis=-1):
-    z = _np(x)
-    return z / np.sum(z, axis=axis, keepdims=True)
+def online_mean_shift(m, s, chunk):
+    new_m = np.maximum(m, np.max(chunk, axis=-1))
+    finite = np.where(np.isfinite(chunk), chunk, np.nan)
+    shift = np.nan_to_num(np.nanmean(finite, axis=-1))
+    return new_m, s * np.exp(np.where(np.isfinite(m), m - shift, -np.inf)) + np.exp(chunk - shift[:, None]).sum(axis=-1)
 
 
-def softmax_min_shift_clipped(x, axis=-1):
-    z = _np(x)
-    e = np.exp(np.clip(z - np.min(z, axis=axis, keepdims=True), None, 50))
-    return e / e.sum(axis=axis, keepdims=True)
+def online_log_of_sum(m, s, chunk):
+    new_m, new_s = online_hint(m, s, chunk)
+    with np.errstate(divide="ignore"):
+        return new_m, np.log(new_s)
 
 
 def temperature_added(logits, temperature):
@@ -341,7 +361,7 @@ def masked_uniform_over_kept(logits, mask):
 
 
 UNNAMED = {
-    "2.1": [softmax_sharpened, softmax_sigmoid_each, softmax_normalised_logits, softmax_min_shift_clipped],
+    "2.1": [online_returns_logsumexp, online_update_only_when_max_grows, online_mean_shift, online_log_of_sum],
     "2.2": [temperature_added, temperature_squared, temperature_subtracted],
     "2.3": [q3_rounded, q3_guessed, q3_entropy_of_logits],
     "2.4": [masked_inverted, masked_halved, masked_uniform_over_kept],

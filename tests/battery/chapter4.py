@@ -2,12 +2,15 @@
 tests/test_exercises_battery.py, which runs them)."""
 
 import math
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 from scipy.special import expit
 from scipy.special import log_softmax as sp_log_softmax
+from scipy.special import logsumexp as sp_logsumexp
+from scipy.special import softmax as sp_softmax
 
 from logitlab.exercises import chapter4 as ex
 
@@ -23,20 +26,6 @@ def _np(x):
 def q1_right():
     return {"from_logits_a": True, "from_logits_b": False, "from_logits_c": False,
             "from_logits_d": False, "from_logits_e": True, "from_logits_f": True}
-
-
-def pp_keras(y_true, y_pred):
-    """Keras itself, on probabilities that carry no logits, in float64."""
-    loss = keras.losses.CategoricalCrossentropy(reduction=None, dtype="float64")
-    y_true, y_pred = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64)
-    if y_pred.ndim == 1:
-        return loss(y_true[None], y_pred[None]).numpy()[0]
-    return loss(y_true, y_pred).numpy()
-
-
-def pp_numpy(y_true, y_pred):
-    p = _np(y_pred) / _np(y_pred).sum(axis=-1, keepdims=True)
-    return -(_np(y_true) * np.log(np.clip(p, 1e-7, 1 - 1e-7))).sum(axis=-1)
 
 
 def bce_tf(y_true, logits):
@@ -72,6 +61,87 @@ def diagnose_by_config(model):
 
 
 
+def q2_keras(dtypes=("float32", "float16")):
+    """Run it: Keras itself, as the question describes the setups."""
+    values = {}
+    for dtype in dtypes:
+        probs = keras.activations.softmax(tf.constant(ex.Q2_LOGITS, dtype=dtype))
+        for flag in (False, True):
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=flag, reduction=None)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                values[f"loss_{dtype[-2:]}_{str(flag).lower()}"] = loss(ex.Q2_LABELS, probs)
+    return values
+
+
+def _ce(logits, labels):
+    z = np.asarray(logits, dtype=float)
+    m = z.max(axis=-1, keepdims=True)
+    lse = (m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))[:, 0]
+    return lse - z[np.arange(len(z)), labels]
+
+
+def q2_numpy():
+    """Predicted by hand: the exact loss where the logits survive; clip or double softmax in float16."""
+    z, y = ex.Q2_LOGITS, ex.Q2_LABELS
+    exact = _ce(z, y)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    p16 = (e / e.sum(axis=-1, keepdims=True)).astype(np.float16).astype(np.float64)
+    return {"loss_32_false": exact, "loss_32_true": exact,
+            "loss_16_false": _ce(np.log(np.clip(p16, 1e-7, 1 - 1e-7)), y),
+            "loss_16_true": _ce(p16, y)}
+
+
+def q2_tensorflow():
+    z, y = tf.constant(ex.Q2_LOGITS, tf.float32), tf.constant(ex.Q2_LABELS)
+    exact = tf.nn.sparse_softmax_cross_entropy_with_logits(y, z)
+    p16 = tf.cast(tf.nn.softmax(tf.cast(z, tf.float16)), tf.float32)   # the cast loses the logits
+    clipped = tf.math.log(tf.clip_by_value(p16, 1e-7, 1 - 1e-7))
+    return {"loss_32_false": exact, "loss_32_true": exact,
+            "loss_16_false": tf.nn.sparse_softmax_cross_entropy_with_logits(y, clipped),
+            "loss_16_true": tf.nn.sparse_softmax_cross_entropy_with_logits(y, p16)}
+
+
+def q2_scipy():
+    z, y = ex.Q2_LOGITS, ex.Q2_LABELS
+    rows = np.arange(len(y))
+    exact = -sp_log_softmax(z, axis=-1)[rows, y]
+    p16 = np.float16(sp_softmax(z, axis=-1)).astype(float)
+    return {"loss_32_false": exact, "loss_32_true": exact.copy(),
+            "loss_16_false": -sp_log_softmax(np.log(np.clip(p16, 1e-7, 1 - 1e-7)), axis=-1)[rows, y],
+            "loss_16_true": sp_logsumexp(p16, axis=-1) - p16[rows, y]}
+
+
+def q2_keras_categorical():
+    """Keras with one-hot labels: CategoricalCrossentropy renormalises, clips and takes -log."""
+    one_hot = keras.ops.one_hot(ex.Q2_LABELS, 3)
+    values = {}
+    for dtype in ("float32", "float16"):
+        probs = keras.activations.softmax(keras.ops.convert_to_tensor(ex.Q2_LOGITS, dtype=dtype))
+        for flag in (False, True):
+            loss = keras.losses.CategoricalCrossentropy(from_logits=flag, reduction=None)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                values[f"loss_{dtype[-2:]}_{str(flag).lower()}"] = keras.ops.convert_to_numpy(loss(one_hot, probs))
+    return values
+
+
+def q2_math_loop():
+    """With the math module, example by example; float16 rounding with np.float16."""
+    values = {name: [] for name in ("loss_32_false", "loss_32_true", "loss_16_false", "loss_16_true")}
+    for row, label in zip(ex.Q2_LOGITS.tolist(), ex.Q2_LABELS.tolist()):
+        top = max(row)
+        total = sum(math.exp(v - top) for v in row)
+        exact = top + math.log(total) - row[label]
+        p16 = [float(np.float16(math.exp(v - top) / total)) for v in row]
+        logs = [math.log(min(max(p, 1e-7), 1 - 1e-7)) for p in p16]
+        values["loss_32_false"].append(exact)
+        values["loss_32_true"].append(exact)
+        values["loss_16_false"].append(math.log(sum(math.exp(v) for v in logs)) - logs[label])
+        values["loss_16_true"].append(math.log(sum(math.exp(p) for p in p16)) - p16[label])
+    return values
+
+
 # -- the named mistakes, planted as a learner would write them ----------------------------------
 
 def q1_with(**changes):
@@ -80,21 +150,32 @@ def q1_with(**changes):
     return values
 
 
-def pp_no_clipping(y_true, y_pred):
-    p = _np(y_pred)
-    return -(_np(y_true) * np.log(p / p.sum(axis=-1, keepdims=True))).sum(axis=-1)
+def q2_never_repaired():
+    """The clipping everywhere: float32 probabilities, no logits seen."""
+    values = q2_numpy()
+    p32 = sp_softmax(ex.Q2_LOGITS, axis=-1).astype(np.float32).astype(float)
+    values["loss_32_false"] = _ce(np.log(np.clip(p32, 1e-7, 1 - 1e-7)), ex.Q2_LABELS)
+    values["loss_32_true"] = _ce(p32, ex.Q2_LABELS)
+    return values
 
 
-def pp_no_renormalisation(y_true, y_pred):
-    return -(_np(y_true) * np.log(np.clip(_np(y_pred), 1e-7, 1 - 1e-7))).sum(axis=-1)
+def q2_repaired_everywhere():
+    exact = _ce(ex.Q2_LOGITS, ex.Q2_LABELS)
+    return dict.fromkeys(("loss_32_false", "loss_32_true", "loss_16_false", "loss_16_true"), exact)
 
 
-def pp_double_softmax(y_true, y_pred):
-    return -(_np(y_true) * sp_log_softmax(_np(y_pred), axis=-1)).sum(axis=-1)
+def q2_no_clipping():
+    values = q2_numpy()
+    p16 = np.float16(sp_softmax(ex.Q2_LOGITS, axis=-1)).astype(float)
+    with np.errstate(divide="ignore"):
+        values["loss_16_false"] = -np.log(p16[np.arange(3), ex.Q2_LABELS])
+    return values
 
 
-def pp_batch_mean(y_true, y_pred):
-    return float(np.mean(pp_numpy(y_true, y_pred)))
+def q2_double_softmax_in_float32():
+    values = q2_numpy()
+    values["loss_32_true"] = _ce(sp_softmax(ex.Q2_LOGITS, axis=-1), ex.Q2_LABELS)
+    return values
 
 
 def bce_naive(y_true, logits):
@@ -172,10 +253,10 @@ NAMED = {
     ("4.1", "swapped"): lambda: {k: not v for k, v in q1_right().items()},
     ("4.1", "softmax_layer_missed"): lambda: q1_with(c=True),
     ("4.1", "log_probabilities_are_not_logits"): lambda: q1_with(e=False),
-    ("4.2", "no_clipping"): pp_no_clipping,
-    ("4.2", "no_renormalisation"): pp_no_renormalisation,
-    ("4.2", "double_softmax"): pp_double_softmax,
-    ("4.2", "batch_mean"): pp_batch_mean,
+    ("4.2", "never_repaired"): q2_never_repaired,
+    ("4.2", "repaired_everywhere"): q2_repaired_everywhere,
+    ("4.2", "no_clipping"): q2_no_clipping,
+    ("4.2", "double_softmax_in_float32"): q2_double_softmax_in_float32,
     ("4.3", "naive_log_sigmoid"): bce_naive,
     ("4.3", "sign_error"): bce_sign_error,
     ("4.3", "per_element"): bce_per_element,
@@ -213,27 +294,6 @@ def q1_from_strings():
     answers = "a: yes, b: no, c: no, d: no, e: yes, f: yes"
     return {f"from_logits_{item.split(':')[0].strip()}": item.split(":")[1].strip() == "yes"
             for item in answers.split(",")}
-
-
-def pp_float32(y_true, y_pred):
-    y, p = np.asarray(y_true, dtype=np.float32), np.asarray(y_pred, dtype=np.float32)
-    p = p / p.sum(axis=-1, keepdims=True)
-    return -(y * np.log(np.clip(p, np.float32(1e-7), np.float32(1 - 1e-7)))).sum(axis=-1)
-
-
-def pp_loop(y_true, y_pred):
-    y, p = np.atleast_2d(y_true), np.atleast_2d(np.asarray(y_pred, dtype=float))
-    out = []
-    for ty, tp in zip(y, p):
-        total = sum(tp)
-        out.append(-sum(t * math.log(min(max(v / total, 1e-7), 1 - 1e-7)) for t, v in zip(ty, tp)))
-    return np.array(out).reshape(np.shape(y_true)[:-1])
-
-
-def pp_keras_function(y_true, y_pred):
-    y, p = np.atleast_2d(y_true).astype(np.float64), np.atleast_2d(y_pred).astype(np.float64)
-    loss = keras.ops.convert_to_numpy(keras.losses.categorical_crossentropy(y, p))
-    return loss.reshape(np.shape(y_true)[:-1])
 
 
 def bce_chapter(y_true, logits):
@@ -306,7 +366,7 @@ def diagnose_by_name(model):
 
 RIGHT = {
     "4.1": [q1_right, q1_numpy_bools, q1_integers, q1_tensors, q1_reasoned, q1_from_strings],
-    "4.2": [pp_keras, pp_numpy, pp_float32, pp_loop, pp_keras_function],
+    "4.2": [q2_keras, q2_numpy, q2_tensorflow, q2_scipy, q2_keras_categorical, q2_math_loop],
     "4.3": [bce_tf, bce_logaddexp, bce_chapter, bce_chapter_float32, bce_keras, bce_loop],
     "4.4": [oh_keras, oh_compare, oh_eye, oh_tf, oh_loop],
     "4.5": [diagnose_by_config, diagnose_hint, diagnose_model_config, diagnose_shouting, diagnose_by_name],
@@ -331,19 +391,27 @@ def q1_everything_inverted_but_a():
     return {name: (not value) if not name.endswith("a") else value for name, value in q1_right().items()}
 
 
-def pp_epsilon_added(y_true, y_pred):
-    p = _np(y_pred) / _np(y_pred).sum(axis=-1, keepdims=True)
-    return -(_np(y_true) * np.log(p + 1e-7)).sum(axis=-1)
+def q2_float16_flags_swapped():
+    values = q2_numpy()
+    values["loss_16_false"], values["loss_16_true"] = values["loss_16_true"], values["loss_16_false"]
+    return values
 
 
-def pp_log10(y_true, y_pred):
-    p = _np(y_pred) / _np(y_pred).sum(axis=-1, keepdims=True)
-    return -(_np(y_true) * np.log10(np.clip(p, 1e-7, 1 - 1e-7))).sum(axis=-1)
+def q2_clip_1e_3():
+    values = q2_numpy()
+    p16 = np.float16(sp_softmax(ex.Q2_LOGITS, axis=-1)).astype(float)
+    values["loss_16_false"] = _ce(np.log(np.clip(p16, 1e-3, 1 - 1e-3)), ex.Q2_LABELS)
+    return values
 
 
-def pp_clip_1e_3(y_true, y_pred):
-    p = _np(y_pred) / _np(y_pred).sum(axis=-1, keepdims=True)
-    return -(_np(y_true) * np.log(np.clip(p, 1e-3, 1 - 1e-3))).sum(axis=-1)
+def q2_mean_over_batch():
+    return {name: float(np.mean(value)) for name, value in q2_numpy().items()}
+
+
+def q2_float16_true_repaired_only():
+    values = q2_numpy()
+    values["loss_16_true"] = values["loss_32_true"]
+    return values
 
 
 def bce_sum_not_mean(y_true, logits):
@@ -386,7 +454,7 @@ def diagnose_boolean(model):
 
 UNNAMED = {
     "4.1": [q1_strings, q1_sigmoid_is_logits, q1_subclassed_is_probabilities, q1_everything_inverted_but_a],
-    "4.2": [pp_epsilon_added, pp_log10, pp_clip_1e_3],
+    "4.2": [q2_float16_flags_swapped, q2_clip_1e_3, q2_mean_over_batch, q2_float16_true_repaired_only],
     "4.3": [bce_sum_not_mean, bce_probabilities_as_logits, bce_softmax_instead],
     "4.4": [oh_labels_as_floats, oh_num_classes_minus_one, oh_cumulative],
     "4.5": [diagnose_always_ok, diagnose_only_flag, diagnose_boolean],

@@ -1,12 +1,15 @@
 """Chapter 5's battery: answers as learners write them (RIGHT, NAMED, UNNAMED; see
 tests/test_exercises_battery.py, which runs them)."""
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
 from scipy.special import logsumexp as sp_logsumexp
 from scipy.special import softmax as sp_softmax
 
+import logitlab as ll
 from logitlab.exercises import chapter5 as ex
 
 
@@ -58,17 +61,6 @@ def topp_loop(logits, p):
     return out.reshape(_np(logits).shape)
 
 
-def topp_tf(logits, p):
-    x = tf.constant(logits, dtype=tf.float64)
-    order = tf.argsort(x, direction="DESCENDING", stable=True)
-    sorted_probs = tf.gather(tf.nn.softmax(x), order, batch_dims=len(x.shape) - 1)
-    mass_before = tf.math.cumsum(sorted_probs, axis=-1, exclusive=True)
-    keep_sorted = (mass_before < p).numpy()
-    keep = np.zeros(x.shape, dtype=bool)
-    np.put_along_axis(keep, order.numpy(), keep_sorted, axis=-1)
-    return np.where(keep, _np(logits), -np.inf)
-
-
 def sample_top_k_tf_probs(logits, k, rng, num_samples=1, temperature=1.0):
     probs = topk_probs_tf(_np(logits).astype(float) / temperature, k)
     return rng.choice(len(probs), size=num_samples, p=probs)
@@ -87,6 +79,107 @@ def sample_top_k_inverse_cdf(logits, k, rng, num_samples=1, temperature=1.0):
 
 
 
+def _nucleus_size(z, p):
+    return int(np.isfinite(ll.top_p_filter(z, p)).sum())
+
+
+def q1_logitlab():
+    z, p, k = ex.Q1_LOGITS, ex.Q1_P, ex.Q1_K
+    sizes = [_nucleus_size(z / t, p) for t in ex.Q1_TEMPERATURES]
+    depends = any(not np.array_equal(ll.top_k_filter(z / t, k), ll.top_k_filter(z, k) / t)
+                  for t in ex.Q1_TEMPERATURES)
+    return {"nucleus_sizes": sizes, "top_k_depends_on_order": depends}
+
+
+def q1_searchsorted():
+    """The nucleus ends at the first token whose cumulative mass reaches p."""
+    sizes = []
+    for t in ex.Q1_TEMPERATURES:
+        probs = np.sort(sp_softmax(ex.Q1_LOGITS / t))[::-1]
+        sizes.append(int(np.searchsorted(np.cumsum(probs), ex.Q1_P)) + 1)
+    return {"nucleus_sizes": np.array(sizes), "top_k_depends_on_order": np.bool_(False)}
+
+
+def q1_loop():
+    sizes = []
+    for t in ex.Q1_TEMPERATURES.tolist():
+        weights = sorted((math.exp(v / t) for v in ex.Q1_LOGITS.tolist()), reverse=True)
+        total, mass, count = sum(weights), 0.0, 0
+        for w in weights:
+            if mass >= ex.Q1_P:
+                break
+            mass += w / total
+            count += 1
+        sizes.append(count)
+    return {"nucleus_sizes": sizes, "top_k_depends_on_order": False}
+
+
+def q1_tensorflow():
+    z = tf.constant(ex.Q1_LOGITS)
+    sizes = []
+    for t in ex.Q1_TEMPERATURES:
+        probs = tf.sort(tf.nn.softmax(z / t), direction="DESCENDING")
+        before = tf.math.cumsum(probs, exclusive=True)
+        sizes.append(int(tf.reduce_sum(tf.cast(before < ex.Q1_P, tf.int32))))
+    same = all(np.array_equal(tf.math.top_k(z / t, ex.Q1_K).indices, tf.math.top_k(z, ex.Q1_K).indices)
+               for t in ex.Q1_TEMPERATURES)
+    return {"nucleus_sizes": tf.constant(sizes), "top_k_depends_on_order": not same}
+
+
+def q1_typed_in():
+    """Predicted, then typed in: a cold distribution needs fewer tokens, a hot one more."""
+    return {"nucleus_sizes": [1, 2, 3, 5, 6], "top_k_depends_on_order": False}
+
+
+def q1_scipy_and_sets():
+    sizes, kept_sets = [], set()
+    for t in ex.Q1_TEMPERATURES:
+        probs = sp_softmax(ex.Q1_LOGITS / t)
+        order = np.argsort(-probs, kind="stable")
+        before = np.concatenate([[0.0], np.cumsum(probs[order])[:-1]])
+        sizes.append(int(np.sum(before < ex.Q1_P)))
+        kept_sets.add(frozenset(order[:ex.Q1_K].tolist()))
+    return {"nucleus_sizes": np.array(sizes, dtype=np.int32), "top_k_depends_on_order": len(kept_sets) > 1}
+
+
+def nucleus_logitlab(logits, p, temperature):
+    return ll.softmax(ll.top_p_filter(np.asarray(logits) / temperature, p))
+
+
+def nucleus_hint(logits, p, temperature):
+    z = topp_hint(_np(logits) / temperature, p)
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def nucleus_loop(logits, p, temperature):
+    z = np.atleast_2d(topp_loop(_np(logits).astype(float) / temperature, p))
+    return np.array([sp_softmax(row) for row in z]).reshape(np.shape(logits))
+
+
+def nucleus_tf(logits, p, temperature):
+    x = tf.constant(logits, dtype=tf.float64) / temperature
+    order = tf.argsort(x, direction="DESCENDING", stable=True)
+    sorted_probs = tf.gather(tf.nn.softmax(x), order, batch_dims=len(x.shape) - 1)
+    keep_sorted = tf.math.cumsum(sorted_probs, axis=-1, exclusive=True) < p
+    keep = tf.scatter_nd(tf.expand_dims(order, -1), keep_sorted, order.shape) if len(x.shape) == 1 else \
+        tf.stack([tf.scatter_nd(tf.expand_dims(o, -1), k, o.shape) for o, k in zip(order, keep_sorted)])
+    return tf.nn.softmax(tf.where(keep, x, tf.constant(-np.inf, tf.float64))).numpy()
+
+
+def nucleus_float32(logits, p, temperature):
+    z = np.asarray(logits, dtype=np.float32) / np.float32(temperature)
+    kept = topp_hint(z, p)
+    return np.exp(kept - sp_logsumexp(kept, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def nucleus_renormalised(logits, p, temperature):
+    """The softmax of z / T, zero outside the nucleus, divided by what is left."""
+    probs = sp_softmax(_np(logits).astype(float) / temperature, axis=-1)
+    kept = np.where(np.isfinite(topp_loop(_np(logits).astype(float) / temperature, p)), probs, 0.0)
+    return kept / kept.sum(axis=-1, keepdims=True)
+
+
 # -- the named mistakes, planted as a learner would write them ----------------------------------
 
 def topk_plus_one(logits, k):
@@ -97,38 +190,12 @@ def topk_plus_one(logits, k):
     return out
 
 
-def topk_strict(logits, k):
-    x = tf.constant(logits)
-    kth = tf.math.top_k(x, k=k).values[..., -1:]
-    return tf.where(x > kth, x, -np.inf).numpy()
-
-
 def topk_zero(logits, k):
     x = _np(logits)
     kept = tf.math.top_k(x, k=k).indices.numpy()
     out = np.zeros_like(x)
     np.put_along_axis(out, kept, np.take_along_axis(x, kept, axis=-1), axis=-1)
     return out
-
-
-def topk_ties_all(logits, k):
-    x = _np(logits)
-    kth = np.partition(x, -k, axis=-1)[..., -k]
-    return np.where(x >= kth[..., None], x, -np.inf)
-
-
-def topk_ties_higher(logits, k):
-    x = _np(logits)
-    idx = np.argsort(x, axis=-1, kind="stable")[..., ::-1][..., :k]
-    keep = np.zeros(x.shape, dtype=bool)
-    np.put_along_axis(keep, idx, True, axis=-1)
-    return np.where(keep, x, -np.inf)
-
-
-def topk_whole_batch(logits, k):
-    x = _np(logits)
-    kth = np.sort(x.ravel())[::-1][k - 1]
-    return np.where(x >= kth, x, -np.inf)
 
 
 def probs_not_renormalised(logits, k):
@@ -151,44 +218,57 @@ def probs_over_batch(logits, k):
     return e / e.sum()
 
 
-def topp_crossing_excluded(logits, p):
-    x = np.atleast_2d(_np(logits)).astype(float)
-    out = np.full(x.shape, -np.inf)
-    for r, row in enumerate(x):
-        probs = sp_softmax(row)
-        mass = 0.0
-        for i in np.argsort(-row, kind="stable"):
-            mass += probs[i]
-            if mass > p:
-                break
-            out[r, i] = row[i]
-    return out.reshape(_np(logits).shape)
+def q1_filter_first():
+    """The nucleus chosen on the raw logits, the temperature applied afterwards."""
+    size = _nucleus_size(ex.Q1_LOGITS, ex.Q1_P)
+    return {"nucleus_sizes": [size] * len(ex.Q1_TEMPERATURES), "top_k_depends_on_order": False}
 
 
-def topp_boundary_kept(logits, p):
-    x = tf.constant(logits, dtype=tf.float64)
-    order = tf.argsort(x, direction="DESCENDING", stable=True)
-    sorted_probs = tf.gather(tf.nn.softmax(x), order, batch_dims=len(x.shape) - 1)
-    keep_sorted = (tf.math.cumsum(sorted_probs, axis=-1, exclusive=True) <= p).numpy()
-    keep = np.zeros(x.shape, dtype=bool)
-    np.put_along_axis(keep, order.numpy(), keep_sorted, axis=-1)
-    return np.where(keep, _np(logits), -np.inf)
+def q1_multiplied():
+    return {"nucleus_sizes": [_nucleus_size(ex.Q1_LOGITS * t, ex.Q1_P) for t in ex.Q1_TEMPERATURES],
+            "top_k_depends_on_order": False}
 
 
-def topp_ascending(logits, p):
-    x = _np(logits).astype(float)
-    probs = sp_softmax(x, axis=-1)
-    order = np.argsort(x, axis=-1, kind="stable")          # forgot to reverse
+def q1_cumulative_at_most_p():
+    sizes = [int(np.sum(np.cumsum(np.sort(sp_softmax(ex.Q1_LOGITS / t))[::-1]) <= ex.Q1_P))
+             for t in ex.Q1_TEMPERATURES]
+    return {"nucleus_sizes": sizes, "top_k_depends_on_order": False}
+
+
+def q1_top_k_guess():
+    return {"nucleus_sizes": [1, 2, 3, 5, 6], "top_k_depends_on_order": True}
+
+
+def _fixed_but(logits, p, temperature, ascending=False, boundary=False, last=False, unstable=False):
+    """The notebook's buggy function with all its bugs fixed but the one(s) named."""
+    z = np.asarray(logits, dtype=float)
+    scaled = z if last else z / temperature
+    probs = ll.softmax(scaled)
+    order = np.argsort(probs if ascending else -probs, axis=-1, kind="stable")
     sorted_probs = np.take_along_axis(probs, order, axis=-1)
-    keep_sorted = np.cumsum(sorted_probs, axis=-1) - sorted_probs < p
-    keep = np.zeros(x.shape, dtype=bool)
+    before = np.cumsum(sorted_probs, axis=-1) - sorted_probs
+    keep_sorted = before <= p if boundary else before < p - 1e-12
+    keep = np.zeros(z.shape, dtype=bool)
     np.put_along_axis(keep, order, keep_sorted, axis=-1)
-    return np.where(keep, x, -np.inf)
+    kept = np.where(keep, scaled, -np.inf) / (temperature if last else 1.0)
+    e = np.exp(kept) if unstable else np.exp(kept - np.max(kept, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def topp_probabilities(logits, p):
-    probs = sp_softmax(_np(logits).astype(float), axis=-1)
-    return np.where(np.isfinite(topp_loop(logits, p)), probs, 0.0)
+def nucleus_temperature_left_last(logits, p, temperature):
+    return _fixed_but(logits, p, temperature, last=True)
+
+
+def nucleus_ascending_left(logits, p, temperature):
+    return _fixed_but(logits, p, temperature, ascending=True)
+
+
+def nucleus_boundary_left(logits, p, temperature):
+    return _fixed_but(logits, p, temperature, boundary=True)
+
+
+def nucleus_exp_left(logits, p, temperature):
+    return _fixed_but(logits, p, temperature, unstable=True)
 
 
 def sample_no_filter(logits, k, rng, num_samples=1, temperature=1.0):
@@ -237,12 +317,10 @@ def q3_extra_axis():
 
 
 NAMED = {
-    ("5.1", "kept_k_plus_one"): topk_plus_one,
-    ("5.1", "strict_threshold"): topk_strict,
-    ("5.1", "zero_instead_of_inf"): topk_zero,
-    ("5.1", "ties_keep_more_than_k"): topk_ties_all,
-    ("5.1", "ties_prefer_higher_index"): topk_ties_higher,
-    ("5.1", "whole_batch_threshold"): topk_whole_batch,
+    ("5.1", "filter_before_temperature"): q1_filter_first,
+    ("5.1", "temperature_multiplied"): q1_multiplied,
+    ("5.1", "crossing_token_dropped"): q1_cumulative_at_most_p,
+    ("5.1", "top_k_depends_on_order"): q1_top_k_guess,
     ("5.2", "not_renormalised"): probs_not_renormalised,
     ("5.2", "zero_instead_of_inf"): probs_zero_logits,
     ("5.2", "unstable_softmax"): probs_naive,
@@ -251,10 +329,10 @@ NAMED = {
     ("5.3", "unstable_softmax"): q3_naive,
     ("5.3", "argmax_over_batch"): q3_argmax_over_batch,
     ("5.3", "extra_axis"): q3_extra_axis,
-    ("5.4", "crossing_token_excluded"): topp_crossing_excluded,
-    ("5.4", "boundary_token_kept"): topp_boundary_kept,
-    ("5.4", "least_likely_kept"): topp_ascending,
-    ("5.4", "returned_probabilities"): topp_probabilities,
+    ("5.4", "filter_before_temperature"): nucleus_temperature_left_last,
+    ("5.4", "least_likely_first"): nucleus_ascending_left,
+    ("5.4", "boundary_token_kept"): nucleus_boundary_left,
+    ("5.4", "unstable_softmax"): nucleus_exp_left,
     ("5.5", "no_filter"): sample_no_filter,
     ("5.5", "uniform_over_top_k"): sample_uniform,
     ("5.5", "temperature_multiplied"): sample_multiplied,
@@ -278,15 +356,6 @@ def topk_loop(logits, k):
     for r, row in enumerate(x):
         for i in sorted(range(len(row)), key=lambda j: (-row[j], j))[:k]:
             out[r, i] = row[i]
-    return out.reshape(_np(logits).shape)
-
-
-def topk_lexsort(logits, k):
-    x = np.atleast_2d(_np(logits))
-    out = np.full(x.shape, -np.inf, dtype=x.dtype)
-    for r, row in enumerate(x):
-        chosen = np.lexsort((np.arange(len(row)), -row))[:k]
-        out[r, chosen] = row[chosen]
     return out.reshape(_np(logits).shape)
 
 
@@ -316,22 +385,6 @@ def topp_hint(logits, p):
     keep = np.zeros(x.shape, dtype=bool)
     np.put_along_axis(keep, order, mass_before < p, axis=-1)
     return np.where(keep, x, -np.inf)
-
-
-def topp_float32(logits, p):
-    return topp_hint(np.asarray(logits, dtype=np.float32), p)
-
-
-def topp_count(logits, p):
-    """How many tokens to keep: the first position where the mass before reaches p."""
-    x = np.atleast_2d(_np(logits))
-    out = np.full(x.shape, -np.inf)
-    for r, row in enumerate(x):
-        order = np.argsort(-row, kind="stable")
-        mass = np.cumsum(sp_softmax(row.astype(float))[order])
-        count = int(np.sum(np.concatenate([[0.0], mass[:-1]]) < p))
-        out[r, order[:count]] = row[order[:count]]
-    return out.reshape(_np(logits).shape)
 
 
 def sample_hint(logits, k, rng, num_samples=1, temperature=1.0):
@@ -379,10 +432,10 @@ def q3_loop():
 
 
 RIGHT = {
-    "5.1": [topk_tf, topk_rank, topk_hint, topk_loop, topk_lexsort],
+    "5.1": [q1_logitlab, q1_searchsorted, q1_loop, q1_tensorflow, q1_typed_in, q1_scipy_and_sets],
     "5.2": [topk_probs_tf, topk_probs_renormalised, topk_probs_hint, topk_probs_float32_logsumexp, topk_probs_loop],
     "5.3": [q3_answers, q3_numpy, q3_float32_chapter, q3_keras, q3_top_k_column, q3_loop],
-    "5.4": [topp_loop, topp_tf, topp_hint, topp_float32, topp_count],
+    "5.4": [nucleus_logitlab, nucleus_hint, nucleus_loop, nucleus_tf, nucleus_float32, nucleus_renormalised],
     "5.5": [sample_top_k_tf_probs, sample_top_k_gumbel, sample_top_k_inverse_cdf, sample_hint,
             sample_multinomial, sample_among_kept],
 }
@@ -396,22 +449,6 @@ def topk_default_sort(logits, k):
     keep = np.zeros(x.shape, dtype=bool)
     np.put_along_axis(keep, np.argsort(-x, axis=-1)[..., :k], True, axis=-1)
     return np.where(keep, x, -np.inf)
-
-
-def topk_argpartition(logits, k):
-    x = _np(logits)
-    keep = np.zeros(x.shape, dtype=bool)
-    np.put_along_axis(keep, np.argpartition(-x, k - 1, axis=-1)[..., :k], True, axis=-1)
-    return np.where(keep, x, -np.inf)
-
-
-def topk_mask_only(logits, k):
-    return np.isfinite(topk_hint(logits, k))
-
-
-def topk_smallest(logits, k):
-    x = _np(logits)
-    return -topk_hint(-x, k)
 
 
 def probs_default_sort(logits, k):
@@ -428,6 +465,41 @@ def probs_k_minus_one(logits, k):
     return sp_softmax(topk_hint(logits, max(k - 1, 1)), axis=-1)
 
 
+def q1_one_more_everywhere():
+    return {"nucleus_sizes": [2, 3, 4, 6, 7], "top_k_depends_on_order": False}
+
+
+def q1_fractions():
+    return {"nucleus_sizes": np.array([1, 2, 3, 5, 6]) / len(ex.Q1_LOGITS), "top_k_depends_on_order": False}
+
+
+def q1_top_k_as_text():
+    return {"nucleus_sizes": [1, 2, 3, 5, 6], "top_k_depends_on_order": "no"}
+
+
+def q1_sizes_at_one_temperature_only():
+    return {"nucleus_sizes": _nucleus_size(ex.Q1_LOGITS / 0.5, ex.Q1_P), "top_k_depends_on_order": False}
+
+
+def nucleus_buggy_as_given(logits, p, temperature):
+    return _fixed_but(logits, p, temperature, ascending=True, boundary=True, last=True, unstable=True)
+
+
+def nucleus_not_renormalised(logits, p, temperature):
+    z = _np(logits).astype(float) / temperature
+    return np.where(np.isfinite(topp_hint(z, p)), sp_softmax(z, axis=-1), 0.0)
+
+
+def nucleus_top_k_instead(logits, p, temperature):
+    z = np.atleast_2d(_np(logits).astype(float) / temperature)
+    k = int(np.ceil(p * z.shape[-1]))
+    return sp_softmax(topk_hint(z, k), axis=-1).reshape(np.shape(logits))
+
+
+def nucleus_multiplied(logits, p, temperature):
+    return nucleus_hint(_np(logits) * temperature ** 2, p, temperature)
+
+
 def q3_argmin():
     return q3_answers(greedy_ids=tf.argmin(tf.constant(ex.Q3_LOGITS), axis=-1))
 
@@ -438,28 +510,6 @@ def q3_no_temperature():
 
 def q3_temperature_two():
     return q3_answers(cool_probs=tf.nn.softmax(tf.constant(ex.Q3_LOGITS) / 2.0))
-
-
-def topp_token_count(logits, p):
-    x = np.atleast_2d(_np(logits))
-    count = int(np.ceil(p * x.shape[-1]))
-    return topk_hint(x, count).reshape(_np(logits).shape)
-
-
-def topp_inverted(logits, p):
-    x = _np(logits)
-    return np.where(np.isfinite(topp_hint(x, p)), -np.inf, x)
-
-
-def topp_no_max(logits, p):
-    x = _np(logits)
-    e = np.exp(x)
-    probs = e / e.sum(axis=-1, keepdims=True)
-    order = np.argsort(-x, axis=-1, kind="stable")
-    sorted_probs = np.take_along_axis(probs, order, axis=-1)
-    keep = np.zeros(x.shape, dtype=bool)
-    np.put_along_axis(keep, order, np.cumsum(sorted_probs, axis=-1) - sorted_probs < p, axis=-1)
-    return np.where(keep, x, -np.inf)
 
 
 def sample_global_random(logits, k, rng, num_samples=1, temperature=1.0):
@@ -483,9 +533,9 @@ def sample_probabilities(logits, k, rng, num_samples=1, temperature=1.0):
 
 
 UNNAMED = {
-    "5.1": [topk_default_sort, topk_argpartition, topk_mask_only, topk_smallest],
+    "5.1": [q1_one_more_everywhere, q1_fractions, q1_top_k_as_text, q1_sizes_at_one_temperature_only],
     "5.2": [probs_default_sort, probs_uniform, probs_k_minus_one],
     "5.3": [q3_argmin, q3_no_temperature, q3_temperature_two],
-    "5.4": [topp_token_count, topp_inverted, topp_no_max],
+    "5.4": [nucleus_buggy_as_given, nucleus_not_renormalised, nucleus_top_k_instead, nucleus_multiplied],
     "5.5": [sample_global_random, sample_own_generator, sample_greedy, sample_probabilities],
 }

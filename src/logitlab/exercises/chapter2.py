@@ -1,10 +1,11 @@
 """Exercises of chapter 2: softmax.
 
-Questions 1, 2 and 4 ask for a function (a stable softmax along any axis, a softmax with
-temperature, a masked softmax); question 3 asks for two values (the temperature at which the top
-class reaches probability 0.9, and the entropy there). Every check runs the learner's answer on
-ordinary and extreme inputs (float32 logits of 1000 and 1e4, rows of -1000, ``-inf`` masks, ties,
-batches, ``axis=0``) and names the common mistakes it recognises.
+Questions 1, 2 and 4 ask for a function (one step of an online log-sum-exp over a batch split into
+chunks, where a row can be fully masked; a softmax with temperature; a masked softmax); question
+3 asks for two values (the temperature at which the top class reaches probability 0.9, and the
+entropy there). Every check runs the learner's answer on ordinary and extreme inputs (float32
+logits of 1000 and 1e4, rows of -1000, ``-inf`` masks and masked chunks, ties, batches) and
+names the common mistakes it recognises.
 """
 
 from __future__ import annotations
@@ -25,115 +26,133 @@ _F32 = np.float32
 _REFERENCE_LOGITS = np.array([0.1, 0.3, 0.5, 0.9])
 
 
-# -- Question 1: a stable softmax along any axis -------------------------------------------------
+# -- Question 1: one step of an online log-sum-exp over a batch, masked chunks included -----------
 
-def _softmax_reference(x, axis=-1):
-    return softmax(x, axis=axis)
-
-
-def _softmax_no_max(x, axis=-1):
-    return exp_normalise(x, axis)
-
-
-def _softmax_mean_shift(x, axis=-1):
-    x = np.asarray(x)
-    return exp_normalise(x - np.mean(x, axis=axis, keepdims=True), axis)
-
-
-def _softmax_global_max(x, axis=-1):
-    x = np.asarray(x)
-    return exp_normalise(x - np.max(x), axis)
+def _online_reference(m, s, chunk):
+    """The exact update, in float64: each row's new maximum, and its sum rescaled to it."""
+    m = np.asarray(m, dtype=float)
+    s = np.asarray(s, dtype=float)
+    c = np.asarray(chunk, dtype=float)
+    new_m = np.maximum(m, np.max(c, axis=-1))
+    finite = np.isfinite(new_m)
+    shift = np.where(finite, new_m, 0.0)  # a row with nothing finite yet: m stays -inf, s stays 0
+    new_s = s * np.exp(np.where(finite, m - shift, 0.0)) + np.sum(np.exp(c - shift[:, None]), axis=-1)
+    return new_m, np.where(finite, new_s, 0.0)
 
 
-def _softmax_last_axis_only(x, axis=-1):
-    return softmax(x, axis=-1)
+def _online_unguarded(m, s, chunk):
+    m, s, c = (np.asarray(a, dtype=float) for a in (m, s, chunk))
+    new_m = np.maximum(m, np.max(c, axis=-1))
+    return new_m, s * np.exp(m - new_m) + np.sum(np.exp(c - new_m[:, None]), axis=-1)
 
 
-def _softmax_whole_array(x, axis=-1):
-    x = np.asarray(x)
-    e = np.exp(x - np.max(x))
-    return e / np.sum(e)
+def _online_skip_whole_chunk(m, s, chunk):
+    """The chapter's guard, copied: skip the chunk only when *every* row of it is masked."""
+    c = np.asarray(chunk, dtype=float)
+    if np.max(c) == -np.inf:
+        return np.asarray(m, dtype=float), np.asarray(s, dtype=float)
+    return _online_unguarded(m, s, chunk)
 
 
-def _softmax_twice(x, axis=-1):
-    return softmax(softmax(x, axis=axis), axis=axis)
+def _online_not_rescaled(m, s, chunk):
+    m, s, c = (np.asarray(a, dtype=float) for a in (m, s, chunk))
+    new_m = np.maximum(m, np.max(c, axis=-1))
+    finite = np.isfinite(new_m)
+    shift = np.where(finite, new_m, 0.0)
+    return new_m, np.where(finite, s + np.sum(np.exp(c - shift[:, None]), axis=-1), 0.0)
 
+
+def _online_rescaled_upwards(m, s, chunk, guarded=True):
+    """s * exp(new_m - m); unguarded, a row with m = -inf gets 0 * inf = NaN."""
+    m, s, c = (np.asarray(a, dtype=float) for a in (m, s, chunk))
+    new_m = np.maximum(m, np.max(c, axis=-1))
+    finite = np.isfinite(new_m)
+    shift = np.where(finite, new_m, 0.0)
+    factor = np.exp(np.where(finite & np.isfinite(m), shift - m, 0.0) if guarded else shift - m)
+    new_s = s * factor + np.sum(np.exp(c - shift[:, None]), axis=-1)
+    return new_m, np.where(finite, new_s, 0.0) if guarded else new_s
+
+
+def _online_chunk_max(m, s, chunk):
+    """float(np.max(chunk)) as in the chapter's one-row code: one maximum for the whole batch."""
+    m, s, c = (np.asarray(a, dtype=float) for a in (m, s, chunk))
+    new_m = np.maximum(m, np.max(c))
+    finite = np.isfinite(new_m)
+    shift = np.where(finite, new_m, 0.0)
+    new_s = s * np.exp(np.where(finite, m - shift, 0.0)) + np.sum(np.exp(c - shift[:, None]), axis=-1)
+    return new_m, np.where(finite, new_s, 0.0)
+
+
+_NEG = -np.inf
 
 q1 = FunctionQuestion(
     id="2.1",
-    title="a numerically stable softmax along any axis",
-    name="stable_softmax",
-    reference=_softmax_reference,
-    sizes=probabilities,
+    title="one step of an online log-sum-exp, masked chunks included",
+    name="online_update",
+    reference=_online_reference,
     cases=[
-        Case((_REFERENCE_LOGITS,), label="([0.1, 0.3, 0.5, 0.9], the chapter's reference logits)"),
-        Case((np.array([1000.0, 0.0], dtype=_F32),), label="([1000, 0] in float32)"),
-        Case((np.array([1000.0, 1000.0, 1000.0], dtype=_F32),), label="([1000, 1000, 1000] in float32: a tie)"),
-        Case((np.array([-1000.0, -1000.0], dtype=_F32),), label="([-1000, -1000] in float32)"),
-        Case((np.array([1e4, 0.0, -1e4], dtype=_F32),), label="([1e4, 0, -1e4] in float32)"),
-        Case((np.array([0.0, -np.inf, 1.0]),), label="([0, -inf, 1]: a masked class)"),
-        Case((np.array([[0.0, 0.0], [-1000.0, -1000.0]], dtype=_F32),),
-             label="([[0, 0], [-1000, -1000]] in float32: a batch of two rows)"),
-        Case((np.array([[1.0, 2.0, 3.0], [1000.0, 999.0, 998.0]], dtype=_F32),),
-             label="([[1, 2, 3], [1000, 999, 998]] in float32)"),
-        Case((np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),), {"axis": 0}),
-        Case((np.array([[1000.0, 0.0], [0.0, -1000.0]], dtype=_F32),), {"axis": 0},
-             label="([[1000, 0], [0, -1000]] in float32, axis=0)"),
+        Case((np.array([_NEG]), np.array([0.0]), np.array([[1.0, 2.0, 0.5]])),
+             label="(m=[-inf], s=[0], chunk [[1, 2, 0.5]]): the first chunk"),
+        Case((np.array([1.0, 5.0]), np.array([1.5, 2.0]), np.array([[3.0, 0.0, -1.0], [1.0, 2.0, 4.0]])),
+             label="(m=[1, 5], s=[1.5, 2], chunk [[3, 0, -1], [1, 2, 4]]): the maximum grows in row 0 only"),
+        Case((np.array([_NEG, _NEG, 0.5]), np.array([0.0, 0.0, 1.0]),
+              np.array([[_NEG, _NEG], [0.5, _NEG], [_NEG, _NEG]])),
+             label="(m=[-inf, -inf, 0.5], s=[0, 0, 1], chunk [[-inf, -inf], [0.5, -inf], [-inf, -inf]]): "
+                   "masked rows"),
+        Case((np.array([_NEG, _NEG]), np.array([0.0, 0.0]), np.full((2, 3), _NEG)),
+             label="(m=[-inf, -inf], s=[0, 0], a chunk of -inf only): nothing seen yet"),
+        Case((np.array([2.0]), np.array([1.25]), np.array([[_NEG, _NEG, _NEG, _NEG]])),
+             label="(m=[2], s=[1.25], chunk [[-inf, -inf, -inf, -inf]]): a masked chunk after logits"),
+        Case((np.array([_NEG, _NEG]), np.array([0.0, 0.0]), np.array([[1000.0, 999.0], [-1000.0, -1001.0]])),
+             label="(m=[-inf, -inf], s=[0, 0], chunk [[1000, 999], [-1000, -1001]]): rows 2000 apart"),
+        Case((np.array([1e4, -1e4], dtype=_F32), np.array([1.0, 2.0], dtype=_F32),
+              np.array([[1e4 + 1, 0.0, 1e4], [-1e4, 9000.0, _NEG]], dtype=_F32)),
+             label="(float32 m=[1e4, -1e4], s=[1, 2], chunk [[10001, 0, 1e4], [-1e4, 9000, -inf]])"),
+        Case((np.array([3.0, 0.0]), np.array([2.5, 1.0]), np.array([[3.0, 3.0], [-2.0, -0.5]])),
+             label="(m=[3, 0], s=[2.5, 1], chunk [[3, 3], [-2, -0.5]]): ties with the running maximum"),
     ],
     mistakes=[
         Mistake(
-            "no_max_subtraction",
-            _softmax_no_max,
-            "you applied the definition exp(x) / sum(exp(x)) directly. In float32, exp(1000) is "
-            "inf and inf / inf is NaN; for [-1000, -1000] every exp(...) is 0 and 0 / 0 is NaN. "
-            "Subtract the maximum along the axis first: exp(x - max(x)) / sum(exp(x - max(x))).",
+            "masked_row_nan",
+            (_online_unguarded, _online_skip_whole_chunk),
+            "a row that has seen no finite logit yet (m = -inf) and gets a chunk of -inf only "
+            "comes out NaN: its new maximum is -inf too, and exp(m - new_m) = exp(-inf - (-inf)) "
+            "is NaN. Skipping a chunk only when the *whole* chunk is -inf is not enough in a batch: "
+            "one row can be masked while the others are not. Decide row by row, with np.where: "
+            "where new_m is -inf, keep m = -inf and s = 0 (and subtract 0 instead of -inf).",
         ),
         Mistake(
-            "mean_instead_of_max",
-            _softmax_mean_shift,
-            "you subtracted the mean instead of the maximum. Any shift gives the same softmax in "
-            "exact arithmetic, but only the maximum guarantees that every exponent is <= 0 (no "
-            "overflow) and that one of them is 0 (the sum is at least 1): for [1000, 0] the mean "
-            "is 500 and exp(500) still overflows float32. Use np.max(x, axis=axis, keepdims=True).",
+            "not_rescaled",
+            _online_not_rescaled,
+            "you added the chunk's sum to s without rescaling s: s was a sum of exp(z - m) for "
+            "the old maximum m, and once the maximum grows to new_m every old term must become "
+            "exp(z - new_m) = exp(z - m) * exp(m - new_m). Multiply s by exp(m - new_m) first.",
         ),
         Mistake(
-            "global_max",
-            _softmax_global_max,
-            "you subtracted the maximum of the whole array (np.max(x) without axis) instead of "
-            "each slice's own maximum. That avoids overflow, but a row far below the overall "
-            "maximum underflows: with rows [0, 0] and [-1000, -1000], the second row becomes "
-            "exp(-1000) / (exp(-1000) + exp(-1000)) = 0 / 0 = NaN. Use "
-            "np.max(x, axis=axis, keepdims=True).",
+            "rescaled_upwards",
+            (_online_rescaled_upwards, functools.partial(_online_rescaled_upwards, guarded=False)),
+            "you rescaled s by exp(new_m - m), the wrong way round: that factor is >= 1 and can "
+            "overflow. The old terms exp(z - m) become exp(z - new_m) = exp(z - m) * exp(m - new_m), "
+            "and m - new_m <= 0.",
         ),
         Mistake(
-            "ignored_axis",
-            _softmax_last_axis_only,
-            "your function always normalises the last axis: with axis=0 each column must sum to "
-            "1, not each row. Pass the `axis` argument on to np.max and np.sum (with "
-            "keepdims=True).",
-        ),
-        Mistake(
-            "whole_array",
-            _softmax_whole_array,
-            "you normalised over the whole array (np.sum(e) without axis), so a batch sums to 1 "
-            "as a whole instead of row by row. Sum along the axis with keepdims=True: "
-            "np.sum(e, axis=axis, keepdims=True).",
-        ),
-        Mistake(
-            "softmax_twice",
-            _softmax_twice,
-            "you applied softmax twice: the result of the first softmax is already a "
-            "probability vector, and a second softmax flattens it towards uniform. Apply it once, "
-            "to the logits.",
+            "one_maximum_for_the_batch",
+            _online_chunk_max,
+            "you took one maximum for the whole chunk (np.max(chunk) without an axis, as the "
+            "chapter's one-row code does with float(np.max(chunk))). In a batch each row needs its "
+            "own maximum: np.max(chunk, axis=-1). With one maximum, a row far below it gets "
+            "exp(-2000) = 0 for every logit, and its sum is 0 instead of about 1.37.",
         ),
     ],
     hints=[
-        "Softmax does not change when the same constant is subtracted from every logit of a "
-        "slice. Which constant makes every exponent at most 0?",
-        "Subtract m = np.max(x, axis=axis, keepdims=True), take np.exp, and divide by the sum "
-        "along the same axis (keepdims=True so that it broadcasts).",
-        "Each slice needs its own maximum: a single maximum for the whole array lets a row far "
-        "below it underflow to 0 / 0.",
+        "Row by row, the new maximum is new_m = np.maximum(m, np.max(chunk, axis=-1)), and the new "
+        "sum is s * exp(m - new_m) + sum(exp(chunk - new_m)) along the last axis: every exponent "
+        "is <= 0.",
+        "Where new_m is -inf the row has seen nothing finite: -inf - (-inf) is NaN. Replace new_m "
+        "by 0 there before subtracting (np.where(np.isfinite(new_m), new_m, 0)), and make sure s "
+        "stays 0 for that row.",
+        "new_m has shape (batch,) and chunk (batch, n): subtract new_m[:, None] (or keepdims) "
+        "from the chunk so that each row uses its own maximum.",
     ],
 )
 
@@ -214,7 +233,7 @@ q2 = FunctionQuestion(
         "The temperature T divides the logits: p = softmax(z / T). T < 1 sharpens the "
         "distribution, T > 1 flattens it.",
         "Dividing by a small T makes the logits large: subtract the maximum of z / T (along the "
-        "last axis, keepdims=True) before np.exp, as in question 1.",
+        "last axis, keepdims=True) before np.exp, so that every exponent is at most 0.",
     ],
 )
 
@@ -415,7 +434,7 @@ q4 = FunctionQuestion(
     hints=[
         "Set every masked logit to -inf with np.where(mask, logits, -np.inf): exp(-inf) is exactly "
         "0, so a masked class gets no probability and the others share all of it.",
-        "Then apply the stable softmax of question 1 along the last axis.",
+        "Then apply the stable softmax (subtract each row's maximum) along the last axis.",
         "A fully masked row has maximum -inf and sum of exponentials 0: subtract 0 instead of "
         "-inf there (np.where(np.isfinite(m), m, 0)) and return zeros where the sum is 0.",
     ],

@@ -1,11 +1,12 @@
 """Exercises of chapter 4: the ``from_logits`` flag.
 
-Question 1 asks for values (the right flag for six setups); questions 2 to 5 ask for functions:
-Keras' loss for probabilities (renormalise, clip, ``-log``), the stable binary cross-entropy from
-logits, one-hot labels from integer labels, and a diagnosis of a compiled Keras model. Every check
-runs the learner's answer on ordinary and extreme inputs (float32 logits of 1000 and 1e4, a true
-class of probability 0, rows that do not sum to 1, soft labels, batches, eleven compiled models)
-and names the common mistakes it recognises.
+Question 1 asks for values (the right flag for six setups); question 2 asks the learner to predict
+what Keras returns for a softmax output in float32 and in float16, with either flag (where the
+repair holds, where the logits are lost); questions 3 to 5 ask for functions: the stable binary
+cross-entropy from logits, one-hot labels from integer labels, and a diagnosis of a compiled
+Keras model. Every check runs the learner's answer on ordinary and extreme inputs (float32 logits
+of 1000 and 1e4, soft labels, batches, eleven compiled models) and names the common mistakes it
+recognises.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import numpy as np
 
 from ..probing import Built
 from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, frozen, questions_in, same
-from ..numerics import binary_crossentropy, categorical_crossentropy, log_softmax
+from ..numerics import binary_crossentropy, log_softmax, softmax
 
-__all__ = ["q1", "q2", "q3", "q4", "q5", "QUESTIONS", "Q1_SETUPS", "DIAGNOSES"]
+__all__ = ["q1", "q2", "q3", "q4", "q5", "QUESTIONS", "Q1_SETUPS", "Q2_LABELS", "Q2_LOGITS", "DIAGNOSES"]
 
 
 _F32 = np.float32
@@ -102,86 +103,115 @@ q1 = ValueQuestion(
 )
 
 
-# -- Question 2: Keras' loss for probabilities -----------------------------------------------------
+# -- Question 2: predict what Keras returns when the logits are lost -----------------------------
 
-def _pp_reference(y_true, y_pred):
-    return categorical_crossentropy(y_true, y_pred, from_logits=False)
-
-
-def _pp_no_clipping(y_true, y_pred):
-    p = np.asarray(y_pred)
-    return -np.sum(np.asarray(y_true) * np.log(p / np.sum(p, axis=-1, keepdims=True)), axis=-1)
+#: The logits and labels of question 2: the true class of the first two examples has a logit far
+#: below the others, so its float16 probability underflows to 0.
+Q2_LOGITS = frozen([[4.0, 1.0, -30.0], [0.5, 2.5, -60.0], [3.0, 0.0, 1.0]])
+Q2_LABELS = frozen([2, 2, 0])
+_Q2_NAMES = ("loss_32_false", "loss_32_true", "loss_16_false", "loss_16_true")
 
 
-def _pp_no_renormalisation(y_true, y_pred):
-    p = np.clip(np.asarray(y_pred), _EPS, 1 - _EPS)
-    return -np.sum(np.asarray(y_true) * np.log(p), axis=-1)
+def _log_softmax_at(z, labels):
+    """-log softmax(z)[label] for each row, in float64."""
+    z = np.asarray(z, dtype=float)
+    return -np.take_along_axis(log_softmax(z), np.asarray(labels)[:, None], axis=-1)[:, 0]
 
 
-def _pp_double_softmax(y_true, y_pred):
-    return -np.sum(np.asarray(y_true) * log_softmax(y_pred), axis=-1)
+def _float16_probabilities():
+    """What a float16 softmax hands the loss: the probabilities rounded to float16."""
+    return softmax(Q2_LOGITS).astype(np.float16).astype(float)
 
 
-def _pp_batch_mean(y_true, y_pred):
-    return np.mean(_pp_reference(y_true, y_pred))
+def _clipped_loss(p, labels):
+    """Keras' sparse loss for probabilities: clip to [1e-7, 1 - 1e-7], log, then a log-softmax."""
+    return _log_softmax_at(np.log(np.clip(p, _EPS, 1 - _EPS)), labels)
 
 
-q2 = FunctionQuestion(
+def _q2_values(true=None, clipped32=None, sixteen_false=None, sixteen_true=None):
+    exact = _log_softmax_at(Q2_LOGITS, Q2_LABELS)
+    p16 = _float16_probabilities()
+    return {
+        "loss_32_false": exact if clipped32 is None else clipped32,
+        "loss_32_true": exact if true is None else true,
+        "loss_16_false": _clipped_loss(p16, Q2_LABELS) if sixteen_false is None else sixteen_false,
+        "loss_16_true": _log_softmax_at(p16, Q2_LABELS) if sixteen_true is None else sixteen_true,
+    }
+
+
+def _q2_never_repaired():
+    p32 = softmax(Q2_LOGITS).astype(np.float32).astype(float)
+    return _q2_values(clipped32=_clipped_loss(p32, Q2_LABELS), true=_log_softmax_at(p32, Q2_LABELS))
+
+
+def _q2_repaired_everywhere():
+    exact = _log_softmax_at(Q2_LOGITS, Q2_LABELS)
+    return _q2_values(sixteen_false=exact, sixteen_true=exact)
+
+
+def _q2_no_clipping():
+    with np.errstate(divide="ignore"):
+        return {"loss_16_false": -np.log(_float16_probabilities()[np.arange(3), Q2_LABELS])}
+
+
+def _q2_double_softmax_in_float32():
+    return {"loss_32_true": _log_softmax_at(softmax(Q2_LOGITS), Q2_LABELS)}
+
+
+# Keras' float16 softmax rounds each probability to float16 (about 3 decimal digits) before the
+# loss sees it, and the order of its arithmetic is TensorFlow's: a loss computed from those
+# probabilities is only known to a few float16 roundings.
+_to_float16_rounding = functools.partial(same, rtol=2e-3, atol=2e-3)
+
+q2 = ValueQuestion(
     id="4.2",
-    title="Keras' cross-entropy for probabilities",
-    name="probability_path_loss",
-    reference=_pp_reference,
-    cases=[
-        Case((np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]),
-              np.array([[0.22786300, 0.61939586, 0.15274114], [0.49674623, 0.20196195, 0.30129182]])),
-             label="(one-hot labels, honest probabilities)"),
-        Case((np.array([[0.0, 0.0, 1.0]], dtype=_F32), np.array([[0.5, 0.5, 0.0]], dtype=_F32)),
-             label="(true class 2, probabilities [[0.5, 0.5, 0]] in float32)"),
-        Case((np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]), np.array([[0.1, 0.1, 0.2], [0.3, 0.3, 0.3]])),
-             label="(rows that sum to 0.4 and 0.9)"),
-        Case((np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=_F32),
-              np.array([[1e-12, 1.0, 0.0], [0.0, 1.0, 0.0]], dtype=_F32)),
-             label="(true probabilities 1e-12 and exactly 1, float32)"),
-        Case((np.array([[0.5, 0.5, 0.0]]), np.array([[0.0, 1.0, 0.0]])),
-             label="(soft labels [0.5, 0.5, 0], probabilities [0, 1, 0])"),
-        Case((np.array([0.0, 0.0, 1.0]), np.array([0.3, 0.3, 0.4])),
-             label="(a single example as 1-D arrays)"),
-    ],
+    title="predict what Keras returns when the logits are lost",
+    names=_Q2_NAMES,
+    expected=_q2_values,
     mistakes=[
         Mistake(
+            "never_repaired",
+            _q2_never_repaired,
+            "you assumed Keras never repairs a softmax output. With the TensorFlow backend, a "
+            "float32 keras.activations.softmax output carries its logits (`_keras_logits`), and "
+            "the loss uses them: from_logits=False gives the exact loss, and so does "
+            "from_logits=True (with a warning). Only `loss_16_...` lose the logits.",
+        ),
+        Mistake(
+            "repaired_everywhere",
+            _q2_repaired_everywhere,
+            "you assumed the repair always works. The loss object casts y_pred to float32; a "
+            "float16 softmax output is cast, and the cast tensor no longer carries the logits. "
+            "Then from_logits=False clips the float16 probabilities (0 becomes 1e-7: a loss of "
+            "-log(1e-7) = 16.118), and from_logits=True takes a softmax of the probabilities.",
+        ),
+        Mistake(
             "no_clipping",
-            _pp_no_clipping,
-            "you did not clip. A true class with probability 0 gives log(0) = -inf, so the loss is "
-            "inf (or NaN where a zero label meets log(0)). Keras clips the renormalised "
-            "probabilities to [1e-7, 1 - 1e-7] first: np.clip(p, 1e-7, 1 - 1e-7).",
+            _q2_no_clipping,
+            "`loss_16_false` is inf where the true class's float16 probability is 0. Keras never "
+            "takes log(0): it clips the probabilities to [1e-7, 1 - 1e-7] first, so the loss is "
+            "capped at -log(1e-7), about 16.118.",
         ),
         Mistake(
-            "no_renormalisation",
-            _pp_no_renormalisation,
-            "you did not renormalise. Keras first divides each row by its sum (along the last "
-            "axis, keepdims=True), so rows that do not sum to 1 are treated as proportions: "
-            "[0.1, 0.1, 0.2] means [0.25, 0.25, 0.5]. Then it clips and takes the log.",
-        ),
-        Mistake(
-            "double_softmax",
-            _pp_double_softmax,
-            "you applied a (log-)softmax to the probabilities, as a loss with from_logits=True "
-            "would. These inputs are already probabilities: renormalise them, clip to "
-            "[1e-7, 1 - 1e-7] and take -sum(y * log(p)). No softmax.",
-        ),
-        Mistake(
-            "batch_mean",
-            _pp_batch_mean,
-            "you returned the mean over the batch; return one loss per example (sum over the last "
-            "axis only), as Keras does with reduction=None.",
+            "double_softmax_in_float32",
+            _q2_double_softmax_in_float32,
+            "`loss_32_true` is the loss of a softmax applied twice. In float32, with the "
+            "TensorFlow backend, Keras spots that its input came from a softmax, warns, and uses "
+            "the logits instead: the loss is exact. The double softmax happens when the logits "
+            "are lost, as in float16.",
         ),
     ],
     hints=[
-        "Three steps, in this order: divide each row by its sum, clip to [1e-7, 1 - 1e-7], then "
-        "-sum(y_true * log(p)) over the last axis.",
-        "p = y_pred / np.sum(y_pred, axis=-1, keepdims=True) keeps the axis so it broadcasts.",
-        "Clipping makes every log finite, so 0 * log(p) is always 0: no NaN from a zero label.",
+        "Keras' TensorFlow backend repairs a softmax output only when it can see the logits: a "
+        "float32 keras.activations.softmax tensor carries them (`_keras_logits`). A loss object "
+        "casts y_pred to float32, and a cast float16 tensor carries nothing.",
+        "Without the logits, from_logits=False means: clip the probabilities to [1e-7, 1 - 1e-7], "
+        "take the log, normalise (a log-softmax of those logs), and pick the true class. A float16 "
+        "probability of exp(-34) is 0.",
+        "from_logits=True on probabilities treats them as logits: the loss is "
+        "logsumexp(p) - p[label], with p the float16 probabilities (np.float16, then float64).",
     ],
+    compare=_to_float16_rounding,
 )
 
 

@@ -1,11 +1,13 @@
 """Exercises of chapter 5: greedy decoding, temperature, top-k and top-p sampling.
 
-Questions 1, 2 and 4 ask for a function (the top-k filter, the top-k probabilities, the top-p
-filter); question 3 asks for two values computed with TensorFlow (greedy tokens and a softmax at
-temperature 0.5); question 5 asks for a sampler, checked statistically. Every check runs the
+Question 1 asks the learner to predict, then compute, how the nucleus of top-p changes with the
+temperature applied first, and whether top-k depends on where the temperature goes; question 2
+asks for the top-k probabilities; question 3 for two values computed with TensorFlow (greedy
+tokens and a softmax at temperature 0.5); question 4 for the distribution of a nucleus sampler
+whose code has bugs to find; question 5 for a sampler, checked statistically. Every check runs the
 learner's answer on ordinary and extreme inputs (float32 logits of 1000 and 1e4, ``-inf`` masks,
-ties at the k-th value, batches, ``k`` equal to the vocabulary size, a top-p boundary that is
-reached exactly) and names the common mistakes it recognises.
+ties, batches, a top-p boundary that is reached exactly) and names the common mistakes it
+recognises.
 
 Conventions, as in :mod:`logitlab.sampling`: a filter returns logits with the excluded tokens set
 to ``-inf``; ties at the k-th value keep the lower index (``tf.math.top_k``); top-p keeps the most
@@ -25,7 +27,8 @@ from ..probing import Seeded
 from ..sampling import top_k_filter, top_p_filter
 from .mistakes import exp_normalise
 
-__all__ = ["q1", "q2", "q3", "q4", "q5", "QUESTIONS", "Q3_LOGITS", "Q3_TEMPERATURE"]
+__all__ = ["q1", "q2", "q3", "q4", "q5", "QUESTIONS", "Q1_K", "Q1_LOGITS", "Q1_P", "Q1_TEMPERATURES",
+           "Q3_LOGITS", "Q3_TEMPERATURE"]
 
 _F32 = np.float32
 _NEG_INF = -np.inf
@@ -68,27 +71,15 @@ def _stable_softmax(z, axis=-1):
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def _keep_first(x, k, ascending_ties=False):
-    """A mask that keeps the ``k`` largest entries of each row (``k`` clipped to the row size).
-
-    Ties go to the lower index, or to the higher one with ``ascending_ties`` (what taking the
-    last ``k`` entries of an ascending ``np.argsort`` does).
-    """
+def _keep_first(x, k):
+    """A mask that keeps the ``k`` largest entries of each row (``k`` clipped to the row size),
+    the lower index first on ties."""
     x = np.asarray(x, dtype=float)
     k = int(min(max(k, 0), x.shape[-1]))
-    if ascending_ties:
-        chosen = np.argsort(x, axis=-1, kind="stable")[..., x.shape[-1] - k:]
-    else:
-        chosen = np.argsort(-x, axis=-1, kind="stable")[..., :k]
+    chosen = np.argsort(-x, axis=-1, kind="stable")[..., :k]
     keep = np.zeros(x.shape, dtype=bool)
     np.put_along_axis(keep, chosen, True, axis=-1)
     return keep
-
-
-def _kth_largest(x, k):
-    """The k-th largest value of each row, with the axis kept (for threshold-style filters)."""
-    x = np.asarray(x, dtype=float)
-    return np.sort(x, axis=-1)[..., x.shape[-1] - k: x.shape[-1] - k + 1]
 
 
 #: Fifty logits with long runs of ties: a sort that is not stable breaks the lower-index rule on
@@ -96,116 +87,93 @@ def _kth_largest(x, k):
 _LONG_TIES = np.concatenate([[0.5], np.ones(30), np.zeros(10), -np.ones(9)])
 
 
-# -- Question 1: the top-k filter ---------------------------------------------------------------
+# -- Question 1: predict, then run: where temperature goes matters for top-p, not for top-k ------
 
-def _topk_reference(logits, k):
-    return top_k_filter(logits, k)
-
-
-def _topk_k_plus_one(logits, k, ascending_ties=False):
-    x = np.asarray(logits, dtype=float)
-    return np.where(_keep_first(x, k + 1, ascending_ties), x, _NEG_INF)
+#: The logits of question 1 (one row of eight tokens), its p, k and temperatures.
+Q1_LOGITS = frozen([3.0, 2.4, 2.0, 1.5, 1.0, 0.2, -0.5, -1.0])
+Q1_P = 0.8
+Q1_K = 3
+Q1_TEMPERATURES = frozen([0.25, 0.5, 1.0, 2.0, 4.0])
 
 
-def _topk_strict_threshold(logits, k):
-    x = np.asarray(logits, dtype=float)
-    return np.where(x > _kth_largest(x, k), x, _NEG_INF)
+def _nucleus_sizes(scale_logits, p=Q1_P):
+    """How many tokens top-p keeps for the logits as ``scale_logits(z, T)`` makes them, per T."""
+    return np.array([int(np.sum(np.isfinite(top_p_filter(scale_logits(Q1_LOGITS, t), p))))
+                     for t in Q1_TEMPERATURES])
 
 
-def _topk_zero_not_inf(logits, k):
-    x = np.asarray(logits, dtype=float)
-    return np.where(_keep_first(x, k), x, 0.0)
+def _q1_expected():
+    return {"nucleus_sizes": _nucleus_sizes(lambda z, t: z / t), "top_k_depends_on_order": False}
 
 
-def _topk_ties_all_kept(logits, k):
-    x = np.asarray(logits, dtype=float)
-    return np.where(x >= _kth_largest(x, k), x, _NEG_INF)
+def _q1_filter_first():
+    return {"nucleus_sizes": _nucleus_sizes(lambda z, t: z)}
 
 
-def _topk_ties_higher_index(logits, k):
-    x = np.asarray(logits, dtype=float)
-    return np.where(_keep_first(x, k, ascending_ties=True), x, _NEG_INF)
+def _q1_multiplied():
+    return {"nucleus_sizes": _nucleus_sizes(lambda z, t: z * t)}
 
 
-def _topk_whole_batch(logits, k):
-    x = np.asarray(logits, dtype=float)
-    threshold = np.sort(x, axis=None)[x.size - k]
-    return np.where(x >= threshold, x, _NEG_INF)
+def _q1_crossing_token_dropped():
+    """Counting the tokens whose cumulative mass (their own included) is at most p."""
+    sizes = []
+    for t in Q1_TEMPERATURES:
+        probs = np.sort(softmax(Q1_LOGITS / t))[::-1]
+        sizes.append(int(np.sum(np.cumsum(probs) <= Q1_P)))
+    return {"nucleus_sizes": np.array(sizes)}
 
 
-q1 = FunctionQuestion(
+def _q1_top_k_depends():
+    return {"top_k_depends_on_order": True}
+
+
+q1 = ValueQuestion(
     id="5.1",
-    title="the top-k filter",
-    name="top_k_filter",
-    reference=_topk_reference,
-    cases=[
-        Case((np.array([1.0, 3.0, 2.0, 0.5, -1.0]), 2)),
-        Case((np.array([-2.0, -0.5, -3.0, -1.0]), 2), label="([-2, -0.5, -3, -1], 2): negative logits"),
-        Case((np.array([2.0, 1.0, 2.0, 2.0]), 2), label="([2, 1, 2, 2], 2): a three-way tie at the 2nd value"),
-        Case((_LONG_TIES, 17), label="(50 logits: 0.5, then 30 tied 1s, then 0s and -1s, k=17): a long run of ties"),
-        Case((np.stack([_LONG_TIES, _LONG_TIES[::-1]]).astype(_F32), 9),
-             label="(float32 batch: the 50 logits and their reverse, k=9): long runs of ties"),
-        Case((np.array([[0.5, 2.0, 1.0, -1.0], [3.0, -2.0, 0.0, 1.0]]), 3),
-             label="(a batch of 2 rows, k=3)"),
-        Case((np.array([[1000.0, 999.0, 0.0, -1000.0], [1e4, -1e4, 5.0, 1e4 - 1]], dtype=_F32), 2),
-             label="(float32 logits of 1000 and 1e4, k=2)"),
-        Case((np.array([0.0, _NEG_INF, 1.0, _NEG_INF, -2.0]), 2), label="([0, -inf, 1, -inf, -2], 2): masked tokens"),
-        Case((np.array([0.0, _NEG_INF, 1.0, _NEG_INF]), 3),
-             label="([0, -inf, 1, -inf], 3): k larger than the number of unmasked tokens"),
-        Case((np.array([[0.3, -0.2, 0.1]]), 1), label="([[0.3, -0.2, 0.1]], 1): k=1 is greedy"),
-        Case((np.array([0.3, -0.2, 0.1, 4.0]), 4), label="([0.3, -0.2, 0.1, 4], 4): k = vocabulary size"),
-    ],
+    title="predict, then run: temperature before or after top-p and top-k",
+    names=["nucleus_sizes", "top_k_depends_on_order"],
+    expected=_q1_expected,
     mistakes=[
         Mistake(
-            "kept_k_plus_one",
-            (_topk_k_plus_one, functools.partial(_topk_k_plus_one, ascending_ties=True)),
-            "your filter keeps k + 1 tokens: an off-by-one in the index of the k-th largest value. "
-            "In an ascending sort of n logits, the k-th largest is at index n - k (np.sort(x)[..., -k]), "
-            "and np.argsort(...)[..., -k:] gives the last k indices.",
+            "filter_before_temperature",
+            _q1_filter_first,
+            "your nucleus has the same size at every temperature: you chose the tokens on the "
+            "logits at T = 1 and divided by T afterwards. The question (like Hugging Face's "
+            "`generate` and logitlab's `sample`) divides by the temperature first: a low "
+            "temperature sharpens the distribution, so fewer tokens are needed to reach p; a high "
+            "one flattens it, so more are.",
         ),
         Mistake(
-            "strict_threshold",
-            _topk_strict_threshold,
-            "your filter keeps only k - 1 tokens: you compared the logits with the k-th largest "
-            "value using `>`, which drops the k-th token itself. Keep exactly the k largest.",
+            "temperature_multiplied",
+            _q1_multiplied,
+            "your sizes run the wrong way: they fall as the temperature rises. Temperature divides "
+            "the logits (z / T): a low temperature concentrates the mass on few tokens, so the "
+            "nucleus shrinks as T falls and grows as T rises.",
         ),
         Mistake(
-            "zero_instead_of_inf",
-            _topk_zero_not_inf,
-            "you set the excluded logits to 0 instead of -inf. A logit of 0 is not excluded: "
-            "exp(0) = 1, so those tokens keep probability, and when the kept logits are negative "
-            "an 'excluded' token even becomes the most likely. Use -np.inf.",
+            "crossing_token_dropped",
+            _q1_crossing_token_dropped,
+            "each of your sizes is one short where the mass crosses p: you counted the tokens "
+            "whose cumulative probability, their own included, is at most p. The nucleus is the "
+            "smallest set whose mass *reaches* p, so it includes the token that crosses p (a "
+            "token is kept while the mass *before* it is below p).",
         ),
         Mistake(
-            "ties_keep_more_than_k",
-            _topk_ties_all_kept,
-            "your filter keeps every logit >= the k-th largest value, so a tie at the k-th value "
-            "keeps more than k tokens ([2, 1, 2, 2] with k=2 must keep 2 tokens, not 3). Keep "
-            "exactly k, the lower index first on ties, as tf.math.top_k does: pick positions "
-            "with a stable sort (np.argsort(-x, kind='stable')[..., :k]) instead of a threshold.",
-        ),
-        Mistake(
-            "ties_prefer_higher_index",
-            _topk_ties_higher_index,
-            "on a tie at the k-th value your filter keeps the higher index; the convention (that "
-            "of tf.math.top_k and of logitlab) keeps the lower one. The last k entries of an "
-            "ascending np.argsort put equal values in reverse order: use the first k of a stable "
-            "sort of -x, np.argsort(-x, axis=-1, kind='stable')[..., :k].",
-        ),
-        Mistake(
-            "whole_batch_threshold",
-            _topk_whole_batch,
-            "you took the k largest logits of the whole batch instead of each row's own k largest "
-            "(np.sort without an axis flattens the array). Sort along the last axis, "
-            "axis=-1, and keep the axis (keepdims or [..., None]) so the threshold broadcasts row by row.",
+            "top_k_depends_on_order",
+            _q1_top_k_depends,
+            "`top_k_depends_on_order` is False: dividing by T > 0 never changes the order of the "
+            "logits, so the k largest are the same tokens before and after; and dividing the kept "
+            "logits (and -inf) by T afterwards gives the same distribution as filtering z / T. "
+            "Top-k is unaffected by where the temperature goes; top-p is, because it looks at "
+            "probabilities, which the temperature changes.",
         ),
     ],
     hints=[
-        "Sort each row from the largest value down, remembering the positions: "
-        "np.argsort(-x, axis=-1, kind='stable') (stable, so ties keep the lower index first).",
-        "The first k columns of that argsort are the positions to keep. Build a boolean mask "
-        "with np.put_along_axis (or np.take_along_axis on a rank array).",
-        "Return np.where(mask, x, -np.inf): excluded tokens get -inf, not 0.",
+        "Predict first: as T falls, does the distribution get sharper or flatter, and does it "
+        "then take more or fewer tokens to reach a mass of p = 0.8?",
+        "Then run it: for each T, ll.top_p_filter(ex.Q1_LOGITS / T, ex.Q1_P) keeps the nucleus "
+        "(the other tokens become -inf); np.isfinite(...).sum() counts it.",
+        "For top-k: does dividing by a positive T change which logits are the k largest? Compare "
+        "ll.top_k_filter(z / T, k) with ll.top_k_filter(z, k) / T.",
     ],
 )
 
@@ -283,7 +251,8 @@ q2 = FunctionQuestion(
         ),
     ],
     hints=[
-        "Start from your top_k_filter of question 1: the excluded logits become -inf.",
+        "Keep the k largest logits of each row and set the others to -inf: the positions are "
+        "np.argsort(-x, axis=-1, kind='stable')[..., :k] (stable, so ties keep the lower index).",
         "Then take a stable softmax along the last axis: subtract the row maximum, exponentiate "
         "(exp(-inf) = 0), divide by the row sum.",
         "The softmax of the masked logits is automatically renormalised over the kept tokens: "
@@ -378,110 +347,114 @@ q3 = ValueQuestion(
 )
 
 
-# -- Question 4: the top-p filter ----------------------------------------------------------------
+# -- Question 4: find the bugs in a nucleus sampler's distribution ------------------------------
 
-def _topp_reference(logits, p):
-    return top_p_filter(logits, p)
+def _nucleus_reference(logits, p, temperature):
+    return softmax(top_p_filter(np.asarray(logits, dtype=float) / temperature, p))
 
 
-def _sorted_masses(x, descending=True):
-    """The order of the tokens, their sorted probabilities and the mass of the tokens before them."""
+def _nucleus_keep(x, p, descending=True, boundary_kept=False):
+    """The nucleus mask of logits ``x``: most likely first (or least), mass before it < p (or <=)."""
     probs = _stable_softmax(x)
     order = np.argsort(-x if descending else x, axis=-1, kind="stable")
     sorted_probs = np.take_along_axis(probs, order, axis=-1)
-    cumulative = np.cumsum(sorted_probs, axis=-1)
-    return order, sorted_probs, cumulative
-
-
-def _unsort(keep_sorted, order):
-    keep = np.zeros(keep_sorted.shape, dtype=bool)
+    before = np.cumsum(sorted_probs, axis=-1) - sorted_probs
+    keep_sorted = before <= p if boundary_kept else before < p - 1e-9
+    keep = np.zeros(x.shape, dtype=bool)
     np.put_along_axis(keep, order, keep_sorted, axis=-1)
     return keep
 
 
-def _topp_crossing_excluded(logits, p):
-    x = np.asarray(logits, dtype=float)
-    order, _, cumulative = _sorted_masses(x)
-    return np.where(_unsort(cumulative <= p, order), x, _NEG_INF)
+def _nucleus_with(logits, p, temperature, descending=True, boundary_kept=False, filter_first=False,
+                  unstable=False):
+    z = np.asarray(logits, dtype=float)
+    scaled = z / temperature
+    keep = _nucleus_keep(z if filter_first else scaled, p, descending, boundary_kept)
+    kept = np.where(keep, scaled, _NEG_INF)
+    return exp_normalise(kept) if unstable else _stable_softmax(kept)
 
 
-def _topp_boundary_kept(logits, p):
-    x = np.asarray(logits, dtype=float)
-    order, sorted_probs, cumulative = _sorted_masses(x)
-    return np.where(_unsort(cumulative - sorted_probs <= p, order), x, _NEG_INF)
+def _nucleus_filter_first(logits, p, temperature):
+    return _nucleus_with(logits, p, temperature, filter_first=True)
 
 
-def _topp_least_likely(logits, p):
-    x = np.asarray(logits, dtype=float)
-    order, sorted_probs, cumulative = _sorted_masses(x, descending=False)
-    return np.where(_unsort(cumulative - sorted_probs < p, order), x, _NEG_INF)
+def _nucleus_least_likely(logits, p, temperature):
+    return _nucleus_with(logits, p, temperature, descending=False)
 
 
-def _topp_probabilities(logits, p):
-    x = np.asarray(logits, dtype=float)
-    return np.where(np.isfinite(top_p_filter(x, p)), _stable_softmax(x), 0.0)
+def _nucleus_boundary_kept(logits, p, temperature):
+    return _nucleus_with(logits, p, temperature, boundary_kept=True)
+
+
+def _nucleus_unstable(logits, p, temperature):
+    return _nucleus_with(logits, p, temperature, unstable=True)
 
 
 q4 = FunctionQuestion(
     id="5.4",
-    title="the top-p (nucleus) filter",
-    name="top_p_filter",
-    reference=_topp_reference,
+    title="find the bugs in a nucleus sampler's distribution",
+    name="nucleus_probabilities",
+    reference=_nucleus_reference,
+    sizes=lambda logits, p, temperature: probabilities(np.asarray(logits) / temperature),
     cases=[
-        Case((np.log(np.array([0.1, 0.4, 0.05, 0.3, 0.15])), 0.8),
-             label="(log([0.1, 0.4, 0.05, 0.3, 0.15]), p=0.8)"),
-        Case((np.array([0.0, 0.0, 0.0, 0.0]), 0.5),
-             label="([0, 0, 0, 0], p=0.5): two tokens reach 0.5 exactly"),
-        Case((np.array([[2.0, 0.0, 1.0, -1.0], [0.0, 3.0, 0.5, 0.2]]), 0.7),
-             label="(a batch of 2 rows, p=0.7)"),
-        Case((np.array([[1000.0, 999.0, 998.0, 0.0], [1e4, 1e4 - 0.5, -1e4, 1e4 - 3.0]], dtype=_F32), 0.9),
-             label="(float32 logits of 1000 and 1e4, p=0.9)"),
-        Case((np.array([1.0, _NEG_INF, 0.0, _NEG_INF, 2.0]), 0.95),
-             label="([1, -inf, 0, -inf, 2], p=0.95): masked tokens"),
-        Case((np.array([3.0, 0.0, 1.0, 2.0]), 0.2), label="([3, 0, 1, 2], p=0.2): the top token alone passes p"),
-        Case((np.zeros(40), 0.31), label="(40 tied logits of 0, p=0.31): keeps the first 13 tokens"),
-        Case((np.array([[0.5, -0.3, 0.2]]), 1.0), label="([[0.5, -0.3, 0.2]], p=1.0): keep every token"),
+        Case((np.log(np.array([0.1, 0.4, 0.05, 0.3, 0.15])), 0.8, 1.0),
+             label="(log([0.1, 0.4, 0.05, 0.3, 0.15]), p=0.8, temperature=1)"),
+        Case((np.array([3.0, 2.4, 2.0, 1.5, 1.0, 0.2]), 0.8, 0.5),
+             label="([3, 2.4, 2, 1.5, 1, 0.2], p=0.8, temperature=0.5)"),
+        Case((np.array([3.0, 2.4, 2.0, 1.5, 1.0, 0.2]), 0.8, 3.0),
+             label="([3, 2.4, 2, 1.5, 1, 0.2], p=0.8, temperature=3)"),
+        Case((np.array([0.0, 0.0, 0.0, 0.0]), 0.5, 2.0),
+             label="([0, 0, 0, 0], p=0.5, temperature=2): two tokens reach 0.5 exactly"),
+        Case((np.array([[2.0, 0.0, 1.0, -1.0], [0.0, 3.0, 0.5, 0.2]]), 0.7, 1.5),
+             label="(a batch of 2 rows, p=0.7, temperature=1.5)"),
+        Case((np.array([[1000.0, 999.0, 998.0, 0.0], [1e4, 1e4 - 0.5, -1e4, 1e4 - 3.0]], dtype=_F32), 0.9, 1.0),
+             label="(float32 logits of 1000 and 1e4, p=0.9, temperature=1)"),
+        Case((np.array([1.0, _NEG_INF, 0.0, _NEG_INF, 2.0]), 0.95, 0.8),
+             label="([1, -inf, 0, -inf, 2], p=0.95, temperature=0.8): masked tokens"),
+        Case((np.zeros(40), 0.31, 1.0), label="(40 tied logits of 0, p=0.31, temperature=1): the first 13 tokens"),
     ],
     mistakes=[
         Mistake(
-            "crossing_token_excluded",
-            _topp_crossing_excluded,
-            "you kept only the tokens whose cumulative probability (their own included) is at "
-            "most p, which drops the token that crosses p: the kept mass is then below p, and "
-            "when the most likely token alone exceeds p nothing is kept at all. Keep a token "
-            "while the mass of the tokens *before* it is below p (cumsum - sorted_probs < p).",
+            "filter_before_temperature",
+            _nucleus_filter_first,
+            "you chose the nucleus on the logits before dividing them by the temperature. "
+            "Temperature changes the probabilities, so it changes which tokens are needed to "
+            "reach p: at T = 0.5 fewer tokens, at T = 3 more. Divide by T first, then filter, "
+            "then take the softmax (the order of Hugging Face's `generate` and logitlab's `sample`).",
+        ),
+        Mistake(
+            "least_likely_first",
+            _nucleus_least_likely,
+            "your nucleus is built from the least likely tokens up: np.argsort(probs) sorts in "
+            "ascending order. Sort from the most likely down, np.argsort(-z, axis=-1, "
+            "kind='stable'), so that ties keep the lower index first.",
         ),
         Mistake(
             "boundary_token_kept",
-            _topp_boundary_kept,
-            "you also kept a token when the tokens before it already add up to exactly p "
-            "(mass_before <= p). They already reach p: the nucleus is the *smallest* set with mass "
-            ">= p, so keep a token only while the mass before it is strictly below p.",
+            _nucleus_boundary_kept,
+            "you keep a token when the tokens before it already add up to exactly p "
+            "(before <= p). They already reach p: the nucleus is the smallest set with mass >= p, "
+            "so keep a token only while the mass before it is strictly below p.",
         ),
         Mistake(
-            "least_likely_kept",
-            _topp_least_likely,
-            "you accumulated the probabilities from the least likely token up (an ascending "
-            "sort), so you kept the unlikely tail. Sort from the most likely down: "
-            "np.argsort(-x, axis=-1, kind='stable').",
-        ),
-        Mistake(
-            "returned_probabilities",
-            _topp_probabilities,
-            "you returned probabilities (0 for excluded tokens). The filter must return logits: "
-            "the kept logits unchanged and -inf for the excluded ones, so that a softmax of the "
-            "result renormalises over the nucleus.",
+            "unstable_softmax",
+            _nucleus_unstable,
+            "the final softmax overflows: exp(1000) is inf in float32, and inf / inf is NaN. "
+            "Subtract each row's largest kept logit before exponentiating "
+            "(np.max(z, axis=-1, keepdims=True)); the -inf of the excluded tokens still gives 0.",
         ),
     ],
     hints=[
-        "Compute the probabilities with a stable softmax, then sort each row from the most likely "
-        "token down (np.argsort(-x, axis=-1, kind='stable'), np.take_along_axis).",
-        "For each sorted token, the mass before it is np.cumsum(sorted_probs, axis=-1) - "
-        "sorted_probs. Keep it while that mass is < p: the first token is always kept, and so "
-        "is the token that crosses p.",
-        "Scatter the sorted mask back to the original positions (np.put_along_axis) and return "
-        "np.where(keep, x, -np.inf).",
+        "Read the buggy function line by line and ask, for each line, what it does on the "
+        "float32 row [1000, 999, 998, 0], on [0, 0, 0, 0] with p = 0.5, and at T = 0.5 against "
+        "T = 3.",
+        "The order is: divide the logits by T; choose the nucleus from the probabilities of z / T "
+        "(most likely first, keep a token while the mass before it is < p); set the others to "
+        "-inf; take a stable softmax along the last axis.",
+        "You may use ll.top_p_filter for the nucleus and ll.softmax for the last step, once you "
+        "know in which order they go.",
     ],
+    compare=_close_rows,
 )
 
 
@@ -613,11 +586,12 @@ q5 = FunctionQuestion(
             "kept_k_plus_one",
             _q5_k_plus_one,
             "your sampler keeps k + 1 tokens: an off-by-one in the top-k filter. Keep exactly the "
-            "k largest logits (your top_k_filter of question 1 does).",
+            "k largest logits (ll.top_k_filter does).",
         ),
     ],
     hints=[
-        "Divide the logits by the temperature, apply your top_k_filter of question 1, and take a "
+        "Divide the logits by the temperature, apply a top-k filter (ll.top_k_filter, or the mask "
+        "of question 2), and take a "
         "stable softmax: that is the distribution to sample from.",
         "rng.choice(len(probs), size=num_samples, p=probs) draws token ids with those "
         "probabilities (the probabilities must add up to 1: renormalise after filtering).",

@@ -170,7 +170,7 @@ HOSTILE = {
     # Module files written where the notebook runs: the judge never imports them.
     "hostile_shadows_modules": (
         lambda: _insert_after(nbformat.read(ROOT / "solutions" / "04_from_logits.ipynb", as_version=4),
-                              "import", SHADOW_A_MODULE),
+                              "from logitlab.exercises import", SHADOW_A_MODULE),
         {"4.2": (True, "Correct"), "4.5": (True, "Correct")}),
     # The learner's function exits the process that checks it.
     "hostile_exits_in_check": (lambda: _with_answer(_base(), "def logsumexp", "raise SystemExit(0)"),

@@ -7,6 +7,8 @@ notebook's first cell calls :func:`setup`, which prepares TensorFlow before anyt
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import os
 import sys
 import tempfile
@@ -33,11 +35,13 @@ GLUE_PREFIX = "application/papermill.record/"
 def setup(quiet=False):
     """Prepare TensorFlow for the course; the first code cell of every notebook calls it.
 
-    Sets :data:`TENSORFLOW_ENV` in ``os.environ`` and imports TensorFlow with the process's
-    standard error (file descriptor 2) sent to a temporary file: what TensorFlow's C++ libraries
-    write there while they load (``absl`` lines such as "Could not find cuda drivers" or a failed
-    ``cuInit``) bypasses its logger, and a Jupyter kernel would show it in the notebook. If the
-    import fails, those lines are written to ``sys.stderr`` with the error.
+    Sets :data:`TENSORFLOW_ENV` in ``os.environ`` and arranges for TensorFlow to be imported,
+    whenever the notebook first imports it, with the process's standard error (file descriptor 2)
+    sent to a temporary file: what TensorFlow's C++ libraries write there while they load
+    (``absl`` lines such as "Could not find cuda drivers" or a failed ``cuInit``) bypasses its
+    logger, and a Jupyter kernel would show it in the notebook. If the import fails, those lines
+    are written to ``sys.stderr`` with the error. A notebook that never imports TensorFlow does
+    not pay for it (the exercises of chapters 1 and 2, and grading them).
 
     Args:
         quiet: Whether to skip the printed confirmation.
@@ -64,30 +68,51 @@ def setup(quiet=False):
                 file=sys.stderr,
             )
     os.environ.update(TENSORFLOW_ENV)
-    _import_tensorflow_quietly()
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowFinder())
     if not quiet:
         print(READY)
 
 
-def _import_tensorflow_quietly():
-    if "tensorflow" in sys.modules:
-        return
-    for stream in (sys.stdout, sys.stderr, sys.__stderr__):
-        if stream is not None:
-            stream.flush()
-    with tempfile.TemporaryFile() as log:
-        saved = os.dup(2)
-        os.dup2(log.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            log.seek(0)
-            sys.stderr.write(log.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` for its first import and loads it with file descriptor 2 diverted."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # one import only; the real finders locate the package
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Wraps a loader: the module's code runs with fd 2 sent to a temporary file."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        for stream in (sys.stdout, sys.stderr, sys.__stderr__):
+            if stream is not None:
+                stream.flush()
+        with tempfile.TemporaryFile() as log:
+            saved = os.dup(2)
+            os.dup2(log.fileno(), 2)
+            try:
+                self.loader.exec_module(module)
+            except BaseException:
+                os.dup2(saved, 2)
+                log.seek(0)
+                sys.stderr.write(log.read().decode("utf-8", "replace"))
+                raise
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
 
 
 def glue(name, value, display=True):

@@ -11,7 +11,7 @@ comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 PYTEST_ARGS ?=
 
-.PHONY: all book test test-portable lab exercises execute clean distclean env
+.PHONY: all book test test-portable lab exercises execute clean distclean env bench-grading
 
 all: test
 
@@ -65,6 +65,13 @@ exercises: $(STAMP)
 execute: $(STAMP)
 	$(BIN)/logitlab execute chapters solutions
 	$(BIN)/logitlab exercises --all
+
+# The grader's speed: seconds per notebook per chapter, against executing the same notebooks once
+# with nbclient in the same run, and the time a class of 100 would take at that rate.
+#   make bench-grading BENCH_GRADING_ARGS="--copies 8 --profile"
+BENCH_GRADING_ARGS ?= --copies 4 --jobs 2 --profile
+bench-grading: $(STAMP)
+	$(BIN)/python -m logitlab.grading_bench $(BENCH_GRADING_ARGS)
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

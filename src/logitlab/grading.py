@@ -211,8 +211,8 @@ class _Profile:
                 self.into[key] = self.into.get(key, 0.0) + seconds
 
 
-def _grade_one(submission, pool, kernel, judge, probe_folders, timeout, profile):
-    """Run one notebook in ``kernel`` (from ``pool``), its probes too, then have the judge check the answers."""
+def _run_one(submission, pool, kernel, probe_folders, timeout, profile):
+    """Run one notebook in ``kernel`` (from ``pool``) and its probes; returns ``(run, answer folder)``."""
     profile.add(submission.chapter, "kernel start (ahead, background)", kernel.start_seconds)
     answers = Path(tempfile.mkdtemp(prefix="answers-", dir=pool.root))
     kernels = iter([kernel])
@@ -224,11 +224,14 @@ def _grade_one(submission, pool, kernel, judge, probe_folders, timeout, profile)
     started = time.perf_counter()
     run = _run_notebook(submission, next_kernel, timeout, probe_folders[submission.chapter], answers, profile)
     profile.add(submission.chapter, "notebook and probes", time.perf_counter() - started)
-    started = time.perf_counter()
-    verdicts = judge.judge(submission.chapter, answers, run.probes, submission.questions)
-    profile.add(submission.chapter, "judge", time.perf_counter() - started)
-    shutil.rmtree(answers, ignore_errors=True)
-    return _assemble(submission, run, verdicts)
+    return run, answers
+
+
+def _failed(submission, err):
+    """The grade of a notebook the grader itself failed on (its chapter keeps its maximum)."""
+    return NotebookGrade(str(submission.path), 0, sum(q.points for q in submission.questions),
+                         f"the grader failed on this notebook ({type(err).__name__}: {err})", [], [],
+                         submission.chapter)
 
 
 def grade_paths(paths, timeout=120, jobs=1, progress=None, cache=None, redo=False, profile=None):
@@ -279,10 +282,27 @@ def grade_paths(paths, timeout=120, jobs=1, progress=None, cache=None, redo=Fals
         pool = KernelPool(KERNEL_NAME, root, ahead=max(1, jobs))
         pool.plan(prepared[i].warm for i in todo)
         judge = Judge(env=_worker_env())
+        judge.start()  # its imports overlap with the first kernels' start
         order, lock = iter(todo), threading.Lock()
         bar = tqdm(total=len(todo), desc="grading", unit="notebook", file=sys.stderr, disable=not show)
 
-        def work():
+        def finish(index, run, answers):  # in the judging thread: the kernels go on meanwhile
+            submission = prepared[index]
+            try:
+                started = time.perf_counter()
+                verdicts = judge.judge(submission.chapter, answers, run.probes, submission.questions)
+                stats.add(submission.chapter, "judge", time.perf_counter() - started)
+                grade = _assemble(submission, run, verdicts)
+                if cache is not None:
+                    cache.put(submission.data, grade)
+            except Exception as err:  # noqa: BLE001 - the grader's own failure: this notebook only
+                grade = _failed(submission, err)
+            finally:
+                shutil.rmtree(answers, ignore_errors=True)
+            grades[index] = grade
+            bar.update(1)
+
+        def work(judging):
             while True:
                 with lock:  # notebooks and pooled kernels are taken in the same order
                     index = next(order, None)
@@ -293,21 +313,18 @@ def grade_paths(paths, timeout=120, jobs=1, progress=None, cache=None, redo=Fals
                     kernel = pool.take(submission.warm)
                     stats.add(submission.chapter, "waiting for a kernel", time.perf_counter() - waited)
                 try:
-                    grade = _grade_one(submission, pool, kernel, judge, probe_folders, timeout, stats)
+                    run, answers = _run_one(submission, pool, kernel, probe_folders, timeout, stats)
                 except Exception as err:  # noqa: BLE001 - the grader's own failure: this notebook only
-                    grade = NotebookGrade(str(submission.path), 0, sum(q.points for q in submission.questions),
-                                          f"the grader failed on this notebook ({type(err).__name__}: {err})",
-                                          [], [], submission.chapter)
-                else:
-                    if cache is not None:
-                        cache.put(submission.data, grade)
-                grades[index] = grade
-                bar.update(1)
+                    grades[index] = _failed(submission, err)
+                    bar.update(1)
+                    continue
+                judging.submit(finish, index, run, answers)
 
         try:
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as threads:
-                for future in [threads.submit(work) for _ in range(max(1, jobs))]:
-                    future.result()
+            with ThreadPoolExecutor(max_workers=1) as judging:
+                with ThreadPoolExecutor(max_workers=max(1, jobs)) as threads:
+                    for future in [threads.submit(work, judging) for _ in range(max(1, jobs))]:
+                        future.result()
         finally:
             bar.close()
             pool.close()

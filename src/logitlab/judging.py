@@ -95,6 +95,12 @@ class Judge:
         self._folder = tempfile.TemporaryDirectory(prefix="logitlab-judge-")
         self.starts = 0
 
+    def start(self):
+        """Start the judge process now (it is started on first use otherwise)."""
+        with self._lock:
+            if self._process is None:
+                self._start()
+
     def _start(self):
         self.starts += 1
         self._process = subprocess.Popen(

@@ -279,7 +279,7 @@ def grade_paths(paths, timeout=120, jobs=1, progress=None, cache=None, redo=Fals
             folder.mkdir()
             write_probes(folder, {q.id: q.probes() for q in _questions(chapter)})
             probe_folders[chapter] = folder
-        pool = KernelPool(KERNEL_NAME, root, ahead=max(1, jobs))
+        pool = KernelPool(KERNEL_NAME, root, ahead=max(1, jobs), env=_worker_env())
         pool.plan(prepared[i].warm for i in todo)
         judge = Judge(env=_worker_env())
         judge.start()  # its imports overlap with the first kernels' start

@@ -70,7 +70,7 @@ class PooledKernel:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _start(kernel_name, warm, root):
+def _start(kernel_name, warm, root, env=None):
     from jupyter_client import BlockingKernelClient, KernelManager
 
     started = time.perf_counter()
@@ -80,7 +80,7 @@ def _start(kernel_name, warm, root):
     client = BlockingKernelClient()
     try:
         manager.start_kernel(cwd=str(folder), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, **({"env": dict(env)} if env is not None else {}))
         client.load_connection_info(manager.get_connection_info())
         client.start_channels()
         client.wait_for_ready(timeout=STARTUP_SECONDS)
@@ -107,15 +107,16 @@ class KernelPool:
         kernel_name: The kernel spec to start.
         root: The folder under which each kernel gets its own temporary folder.
         ahead: How many kernels may be started (or starting) and not yet taken.
+        env: The kernels' environment (default: this process's, with the kernel spec's own).
 
     Give :meth:`plan` the warm-up of each notebook to come, in order, then :meth:`take` once per
     notebook in that order; :meth:`fresh` starts one now (for a notebook run a second time).
     """
 
-    def __init__(self, kernel_name, root, ahead=1):
+    def __init__(self, kernel_name, root, ahead=1, env=None):
         from concurrent.futures import ThreadPoolExecutor
 
-        self.kernel_name, self.root, self.ahead = kernel_name, Path(root), max(1, ahead)
+        self.kernel_name, self.root, self.ahead, self.env = kernel_name, Path(root), max(1, ahead), env
         self._slots = threading.Semaphore(self.ahead)
         self._starting = queue.Queue()  # (warm, future of a PooledKernel), in plan order
         self._executor = ThreadPoolExecutor(max_workers=self.ahead, thread_name_prefix="kernel-start")
@@ -134,7 +135,7 @@ class KernelPool:
                     return
             if self._stop.is_set():
                 return
-            self._starting.put((warm, self._executor.submit(_start, self.kernel_name, warm, self.root)))
+            self._starting.put((warm, self._executor.submit(_start, self.kernel_name, warm, self.root, self.env)))
 
     def take(self, warm):
         """The next planned kernel (waiting for it if it is still starting)."""
@@ -147,7 +148,7 @@ class KernelPool:
         return kernel
 
     def fresh(self, warm):
-        return _start(self.kernel_name, tuple(warm), self.root)
+        return _start(self.kernel_name, tuple(warm), self.root, self.env)
 
     def close(self):
         """Stop starting kernels; shut down those started and not taken."""

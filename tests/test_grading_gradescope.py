@@ -88,3 +88,14 @@ def test_an_unknown_chapter_is_refused(tmp_path):
     done = subprocess.run([sys.executable, "-m", "logitlab", "autograder", "9", "--output", str(tmp_path / "a.zip")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "unknown chapter 'chapter9'" in done.stderr
+
+
+def test_the_course_source_in_the_zip_builds_the_package(autograder, tmp_path):
+    # what setup.sh installs: a wheel of this very version, with the questions' data files
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
+                           str(autograder["root"] / "source" / "course")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("logitlab-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert {"logitlab/gradescope.py", "logitlab/grading.py", "logitlab/exercises/solutions.json"} <= names

@@ -485,3 +485,24 @@ def test_docstring_examples_of_the_grading_modules(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_one_judge_serves_a_batch_and_is_restarted_when_it_dies(tmp_path):
+    from logitlab.judging import Judge
+
+    chapter1 = questions("chapter1")
+    judge = Judge()
+    try:
+        first = judge.judge("chapter1", tmp_path, {"1.1": "timeout", "1.2": "ok"}, chapter1)
+        second = judge.judge("chapter1", tmp_path, {"1.1": "killed"}, chapter1)
+        assert judge.starts == 1  # one process for both notebooks
+        assert "time limit" in first["1.1"]["feedback"] and "stopped the kernel" in second["1.1"]["feedback"]
+        assert "could not be read back" in first["1.2"]["feedback"]  # no answer files: refused, not crashed
+        judge._process.kill()
+        judge._process.wait()
+        assert "stopped the kernel" in judge.judge("chapter1", tmp_path, {"1.1": "killed"}, chapter1)["1.1"]["feedback"]
+        assert judge.starts == 2
+        broken = judge.judge("chapter99", tmp_path, {}, chapter1)  # a request the judge dies of
+        assert all(v["feedback"] == "Not graded: the judge could not check this answer." for v in broken.values())
+    finally:
+        judge.close()

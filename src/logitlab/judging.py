@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 __all__ = ["CHECK_SECONDS", "Judge", "judge_question"]
 
@@ -111,10 +112,16 @@ class Judge:
     def judge(self, chapter, answers, status, questions=()):
         """The verdicts for one notebook, ``{question id: {...}}``; a judge that died is restarted."""
         request = json.dumps({"chapter": chapter, "answers": str(answers), "status": status}) + "\n"
+        # A judge that answers nothing in this time is stopped (each question has its alarm; this
+        # is for what an alarm cannot interrupt), and the request is not tried again.
+        limit = CHECK_SECONDS * (len(questions) + 1) + 60
         with self._lock:
             for _attempt in range(2):
                 if self._process is None or self._process.poll() is not None:
                     self._start()
+                watchdog = threading.Timer(limit, self._process.kill)
+                watchdog.start()
+                started = time.monotonic()
                 try:
                     self._process.stdin.write(request)
                     self._process.stdin.flush()
@@ -123,9 +130,13 @@ class Judge:
                         return json.loads(line)
                 except (OSError, ValueError):
                     pass
+                finally:
+                    watchdog.cancel()
                 self._process.kill()
                 self._process.wait()
                 self._process = None
+                if time.monotonic() - started >= limit:
+                    break
         return {q.id: {"passed": False, "feedback": "Not graded: the judge could not check this answer."}
                 for q in questions}
 

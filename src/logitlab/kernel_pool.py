@@ -7,8 +7,9 @@ there and may write files there) and is *warmed* with imports chosen by the call
 ``import tensorflow`` for a notebook that imports it), so the notebook's own import is instant.
 A kernel is used for one notebook only, then shut down and its folder removed.
 
-The kernel is the course's (:data:`logitlab.execution.KERNEL_NAME`), with its standard output and
-error sent to ``/dev/null``: nothing a notebook prints reaches the grader's terminal.
+The kernel is the course's (:data:`logitlab.execution.KERNEL_NAME`, started by the kernel manager
+:mod:`logitlab.execution` uses, if it names one), with its standard output and error sent to
+``/dev/null``: nothing a notebook prints reaches the grader's terminal.
 """
 
 from __future__ import annotations
@@ -60,27 +61,46 @@ class PooledKernel:
 
     def shutdown(self):
         try:
-            self.manager.shutdown_kernel(now=True)
+            _sync(self.manager.shutdown_kernel(now=True))
         except Exception:  # noqa: BLE001 - a kernel that is already gone
-            pass
-        try:
-            self.manager.cleanup_resources()
-        except Exception:  # noqa: BLE001
             pass
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def _sync(result):
+    """``result``, awaited if it is awaitable (the kernel managers' methods may be coroutines)."""
+    import inspect
+
+    if not inspect.isawaitable(result):
+        return result
+    from jupyter_core.utils import run_sync
+
+    async def wait():
+        return await result
+
+    return run_sync(wait)()
+
+
+def _manager_class():
+    """The kernel manager the course's tools use (:mod:`logitlab.execution`'s, when it names one)."""
+    from jupyter_client import AsyncKernelManager
+
+    from . import execution
+
+    return getattr(execution, "KernelManager", AsyncKernelManager)
+
+
 def _start(kernel_name, warm, root, env=None):
-    from jupyter_client import BlockingKernelClient, KernelManager
+    from jupyter_client import BlockingKernelClient
 
     started = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="kernel-", dir=root))
-    manager = KernelManager(kernel_name=kernel_name, client_class="jupyter_client.asynchronous.AsyncKernelClient")
+    manager = _manager_class()(kernel_name=kernel_name)
     kernel = PooledKernel(manager, folder, warm, 0.0)
     client = BlockingKernelClient()
     try:
-        manager.start_kernel(cwd=str(folder), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             stdin=subprocess.DEVNULL, **({"env": dict(env)} if env is not None else {}))
+        _sync(manager.start_kernel(cwd=str(folder), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   stdin=subprocess.DEVNULL, **({"env": dict(env)} if env is not None else {})))
         client.load_connection_info(manager.get_connection_info())
         client.start_channels()
         client.wait_for_ready(timeout=STARTUP_SECONDS)

@@ -4,7 +4,7 @@ The zip holds what Gradescope runs (its root is unpacked into ``/autograder/sour
 
 - ``setup.sh``: installs the course package from the copy of its source in the zip
   (``course/``), so the autograder checks answers exactly as this version of the course does,
-  and installs the course's Jupyter kernel;
+  and the course's Jupyter kernel spec when the course has one;
 - ``run_autograder``: grades ``/autograder/submission/*.ipynb`` (``python3 -m logitlab.gradescope``)
   and writes ``/autograder/results/results.json`` in Gradescope's format: the ``score``, and one
   test per question with its ``name``, ``score``, ``max_score`` and the feedback as ``output``.
@@ -35,7 +35,10 @@ ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${AUTOGRADER_PYTHON:-python3}"
 "$PYTHON" -m pip install --upgrade pip
 "$PYTHON" -m pip install "$ROOT/source/course"
-"$PYTHON" -m logitlab kernel install
+# the course's own Jupyter kernel spec, in the versions of the course that have one
+if "$PYTHON" -m logitlab --help | grep -q "logitlab kernel install"; then
+    "$PYTHON" -m logitlab kernel install
+fi
 """
 
 RUN = """#!/usr/bin/env bash

@@ -14,7 +14,7 @@ LAB_EXTRAS := lab$(if $(GPU),$(comma)gpu)
 LAB_STAMP  := $(VENV)/.lab-$(subst $(comma),-,$(LAB_EXTRAS))
 PYTEST_ARGS ?=
 
-.PHONY: all book test test-portable lab exercises execute bench clean distclean env
+.PHONY: all book test test-portable lab exercises execute bench bench-grading clean distclean env
 
 all: test
 
@@ -83,6 +83,13 @@ execute: $(STAMP)
 # (ratios from one run on this machine; a few minutes, up to 2.5 GB of memory).
 bench: $(STAMP)
 	$(BIN)/python -m logitlab.bench
+
+# The grader's speed: seconds per notebook per chapter, against executing the same notebooks once
+# with nbclient in the same run, and the time a class of 100 would take at that rate.
+#   make bench-grading BENCH_GRADING_ARGS="--copies 8 --profile"
+BENCH_GRADING_ARGS ?= --copies 4 --jobs 2 --profile
+bench-grading: $(STAMP)
+	$(BIN)/python -m logitlab.grading_bench $(BENCH_GRADING_ARGS)
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

@@ -1,12 +1,16 @@
 """The grader: full marks for solutions, zero for untouched exercises, named feedback for planted
-mistakes, and correct grades for hostile submissions, whose files are never modified.
+mistakes, and correct grades for hostile submissions, whose files are never modified; and what an
+instructor gets with them: feedback files, a gradebook, and re-grading only what changed.
 
-All submissions are graded in one batch (two at a time) by the real command, which is what an
-instructor runs; the tests then read its JSON and CSV reports.
+All submissions (a class folder of 30 mixed ones) are graded in one batch (two at a time) by the
+real command, which is what an instructor runs; the tests then read its reports. The batch is
+graded again with its cache (nothing to run) and once more after a late submission (one to run).
 """
 
 import csv
 import hashlib
+import html
+import io
 import json
 import os
 import re
@@ -131,6 +135,11 @@ for name in ("keras", "scipy", "tensorflow"):
         handle.write("open({str(CANARY)!r}, 'w').write('the judge imported me')\\nraise ImportError('shadow')\\n")
 """
 
+MARKUP = """
+# </code></pre><script>document.title = "pwned"</script>
+raise ValueError("<img src=x onerror=alert(1)>")
+"""
+
 HOSTILE = {
     # A cell raises: the rest of the notebook still runs and earns its marks; the notes say so.
     "hostile_raises": (lambda: _insert_after(_base(), "def logsumexp", "raise RuntimeError('boom')"),
@@ -179,6 +188,9 @@ HOSTILE = {
     "hostile_kills_in_check": (lambda: _with_answer(_base(), "def logsumexp", "import os\nos._exit(3)"),
                                {"3.1": (False, "stopped the kernel while it was being checked"),
                                 "3.2": (True, "Correct"), "3.5": (True, "Correct")}),
+    # Markup in the answer and in the error it raises: the feedback file shows it as text.
+    "hostile_markup": (lambda: _with_answer(_base(), "def logsumexp", MARKUP),
+                       {"3.1": (False, "<img src=x onerror="), "3.2": (True, "Correct")}),
 }
 
 # What happened is said in the feedback of the questions it affects.
@@ -218,17 +230,24 @@ def batch(tmp_path_factory):
     nbformat.write(unknown, folder / "unknown_chapter.ipynb")
     CANARY.unlink(missing_ok=True)
     before = {p: _sha(p) for p in folder.rglob("*.ipynb")}
-    report, table = folder / "out" / "grades.json", folder / "out" / "grades.csv"
-    report.parent.mkdir()
-    done = subprocess.run(
-        [sys.executable, "-m", "logitlab", "grade", str(folder), "--timeout", str(TIMEOUT),
-         "--jobs", "2", "--json", str(report), "--csv", str(table)],
-        capture_output=True, text=True, timeout=3600,
-    )
+    out = tmp_path_factory.mktemp("out")
+    report, table, gradebook, feedback = out / "grades.json", out / "grades.csv", out / "gradebook.csv", out / "feedback"
+    command = [sys.executable, "-m", "logitlab", "grade", str(folder), "--timeout", str(TIMEOUT), "--jobs", "2",
+               "--json", str(report), "--csv", str(table), "--gradebook", str(gradebook), "--feedback", str(feedback)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
     after = {p: _sha(p) for p in folder.rglob("*.ipynb")}
     grades = {Path(nb["path"]).relative_to(folder).as_posix(): nb for nb in json.loads(report.read_text())["notebooks"]}
+    first = {"report": report.read_text(), "gradebook": gradebook.read_text(), "table": table.read_text()}
+    # Graded again: every notebook comes from the cache; then a late submission: only it is run.
+    again = subprocess.run(command + ["--profile"], capture_output=True, text=True, timeout=600)
+    second = {"report": report.read_text(), "gradebook": gradebook.read_text(), "table": table.read_text()}
+    late = folder / "late_submission.ipynb"
+    nbformat.write(_insert_after(_with_answer(_base(), "def logsumexp", NO_MAX), "def logsumexp", "# late"), late)
+    after_late = subprocess.run(command + ["--profile"], capture_output=True, text=True, timeout=600)
     return {"folder": folder, "done": done, "grades": grades, "report": report, "table": table,
-            "before": before, "after": after}
+            "before": before, "after": after, "gradebook": gradebook, "feedback": feedback,
+            "first": first, "second": second, "again": again, "after_late": after_late,
+            "late": json.loads(report.read_text())}
 
 
 def _questions_of(grade):
@@ -298,7 +317,7 @@ def test_bad_files_get_an_error_and_the_batch_goes_on(batch):
 
 
 def test_json_report_has_the_documented_shape(batch):
-    report = json.loads(batch["report"].read_text())
+    report = json.loads(batch["first"]["report"])
     assert set(report) == {"score", "max_score", "not_counted", "notebooks"}
     counted = [nb for nb in report["notebooks"] if nb["chapter"] is not None]
     assert report["score"] == sum(nb["score"] for nb in counted)
@@ -314,7 +333,7 @@ def test_json_report_has_the_documented_shape(batch):
 
 
 def test_csv_has_a_row_per_notebook_and_question(batch):
-    rows = list(csv.DictReader(batch["table"].open()))
+    rows = list(csv.DictReader(io.StringIO(batch["first"]["table"])))
     expected = sum(max(1, len(nb["questions"])) for nb in batch["grades"].values())
     assert len(rows) == expected
     assert {"path", "chapter", "question", "points", "max_points", "passed", "feedback"} <= set(rows[0])
@@ -335,3 +354,155 @@ def test_exit_code_is_zero_when_every_notebook_was_graded(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "question" in done.stdout and "Not yet attempted" in done.stdout
+
+
+# -- what the instructor gets besides the grades ----------------------------------------------
+
+def test_grading_again_reuses_every_unchanged_grade(batch):
+    assert batch["again"].returncode == batch["done"].returncode, batch["again"].stderr[-2000:]
+    graded = len(batch["grades"]) - 3  # the three files that are not exercise notebooks are never cached
+    assert f"{graded} notebook(s) unchanged" in batch["again"].stdout
+    assert "notebook and probes" not in batch["again"].stdout  # no kernel was started: nothing ran
+    assert batch["second"] == batch["first"]  # same reports, byte for byte: stable
+
+
+def test_a_late_submission_is_the_only_notebook_graded_again(batch):
+    output = batch["after_late"].stdout
+    assert f"{len(batch['grades']) - 3} notebook(s) unchanged" in output
+    profile = output[output.index("Profile:"):]
+    assert re.search(r"chapter3\s+notebook and probes\s+[\d.]+\s+[\d.]+", profile), profile
+    assert not re.search(r"chapter[1245]\s+notebook and probes", profile), profile
+    late = next(nb for nb in batch["late"]["notebooks"] if nb["path"].endswith("late_submission.ipynb"))
+    assert _questions_of(late)["3.1"]["passed"] is False and _questions_of(late)["3.2"]["passed"] is True
+
+
+def test_gradebook_has_a_row_per_learner_and_a_column_per_chapter(batch):
+    rows = list(csv.reader(io.StringIO(batch["first"]["gradebook"])))
+    header, body = rows[0], rows[1:]
+    assert header == ["learner", "chapter1", "chapter2", "chapter3", "chapter4", "chapter5", "total"]
+    learners = [r[0] for r in body]
+    assert learners == sorted(learners) and len(set(learners)) == len(learners)
+    book = {r[0]: dict(zip(header, r)) for r in body}
+    # --learner-from folder (the default): a folder's notebooks are one learner's; a file directly
+    # in the class folder is the learner its name starts with (up to the first _, - or .).
+    full = {f"chapter{int(p.name[:2])}": sum(q.points for q in questions(f"chapter{int(p.name[:2])}")) for p in SOLUTIONS}
+    assert {c: float(book["solutions"][c]) for c in full} == {c: float(v) for c, v in full.items()}
+    assert float(book["solutions"]["total"]) == sum(full.values())
+    assert all(float(book["untouched"][c]) == 0 for c in full)
+    hostile = [nb for path, nb in batch["grades"].items() if path.startswith("hostile_") and nb["chapter"] == "chapter3"]
+    assert float(book["hostile"]["chapter3"]) == max(nb["score"] for nb in hostile)  # the best notebook counts
+    assert book["hostile"]["chapter1"] == ""  # nothing submitted is not a zero
+    assert "broken" not in book and "not" not in book  # not exercise notebooks: not in the gradebook
+
+
+@pytest.mark.parametrize("layout, path, learner", [
+    ("folder", "alice/03_cross_entropy.ipynb", "alice"),
+    ("folder", "bob_03_cross_entropy.ipynb", "bob"),
+    ("file-stem", "week1/carol-03.ipynb", "carol"),
+    ("regex:^(?P<learner>[^/]+@[^/]+)/", "d.e@uni.org/03.ipynb", "d.e@uni.org"),
+    ("regex:submissions_(\\d+)", "x/submissions_42_03.ipynb", "42"),
+    ("regex:^nomatch$", "alice/03.ipynb", None),
+])
+def test_learner_keys_follow_the_layout(layout, path, learner):
+    from logitlab.grade_reports import learner_of
+
+    assert learner_of(Path("class") / path, Path("class"), layout) == learner
+
+
+def test_a_bad_learner_layout_is_refused_with_the_choices(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "logitlab", "grade", str(tmp_path), "--learner-from", "email"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "folder, file-stem, regex:PATTERN" in done.stderr
+
+
+def test_a_feedback_file_per_notebook_with_answers_verdicts_and_notes(batch):
+    files = sorted(p.name for p in batch["feedback"].glob("*.html"))
+    assert len(files) == len(batch["grades"]) + 1  # and the late submission
+    page = (batch["feedback"] / "planted_no_max.html").read_text()
+    assert "3.1" in page and "failed" in page and "passed" in page
+    assert "log(sum(exp(x))) directly" in html.unescape(page)  # the question's feedback
+    assert "np.log(np.sum(np.exp(np.asarray(x)), axis=axis))" in html.unescape(page)  # the learner's own code
+    notes = html.unescape((batch["feedback"] / "hostile_raises.html").read_text())
+    assert "raised RuntimeError: boom" in notes
+    assert (batch["feedback"] / "solutions__01_logits.html").exists()
+
+
+def test_feedback_files_escape_what_the_learner_wrote(batch):
+    page = (batch["feedback"] / "hostile_markup.html").read_text()
+    assert "<script" not in page and "<img" not in page
+    assert "&lt;script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_a_feedback_file_renders_in_chromium(batch):
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("no /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    shots = ROOT / "artifacts"
+    shots.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium))
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1400})
+            for name in ("hostile_markup", "planted_no_max"):
+                page.goto((batch["feedback"] / f"{name}.html").as_uri())
+                assert page.title() == f"Feedback: {name}.ipynb"  # the planted script never ran
+                assert page.locator("td.verdict.failed").count() >= 1
+                page.screenshot(path=str(shots / f"feedback_{name}.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_the_cache_key_follows_the_content_the_course_version_and_the_settings(tmp_path, monkeypatch):
+    from logitlab import grade_cache
+    from logitlab.grading import NotebookGrade, QuestionGrade
+
+    grade = NotebookGrade("a.ipynb", 1, 2, None, [QuestionGrade("1.1", 1, 1, True, "Correct")], ["n"], "chapter1")
+    cache = grade_cache.GradeCache(tmp_path, settings=(60,))
+    cache.put(b"notebook", grade)
+    cache.save()
+    again = grade_cache.GradeCache(tmp_path, settings=(60,))
+    assert again.get(b"notebook", "b.ipynb").to_json() == {**grade.to_json(), "path": "b.ipynb"}
+    assert again.get(b"notebook changed", "a.ipynb") is None
+    assert grade_cache.GradeCache(tmp_path, settings=(120,)).get(b"notebook", "a.ipynb") is None
+    monkeypatch.setattr(grade_cache, "course_version", lambda: "0.2.0+other")
+    assert grade_cache.GradeCache(tmp_path, settings=(60,)).get(b"notebook", "a.ipynb") is None
+
+
+def test_redo_grades_an_unchanged_notebook_again(tmp_path):
+    nbformat.write(make_exercise(nbformat.read(SOLUTIONS[0], as_version=4)), tmp_path / "a.ipynb")
+    command = [sys.executable, "-m", "logitlab", "grade", str(tmp_path / "a.ipynb"), "--cache", str(tmp_path / "cache")]
+    runs = [subprocess.run(command + extra, capture_output=True, text=True, timeout=600)
+            for extra in ([], [], ["--redo"])]
+    assert [("unchanged since" in r.stdout) for r in runs] == [False, True, False], [r.stdout for r in runs]
+    assert all(r.returncode == 0 and "Not yet attempted" in r.stdout for r in runs)
+
+
+@pytest.mark.parametrize("module", ["logitlab.kernel_pool", "logitlab.grade_reports", "logitlab.grade_cache"])
+def test_docstring_examples_of_the_grading_modules(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_one_judge_serves_a_batch_and_is_restarted_when_it_dies(tmp_path):
+    from logitlab.judging import Judge
+
+    chapter1 = questions("chapter1")
+    judge = Judge()
+    try:
+        first = judge.judge("chapter1", tmp_path, {"1.1": "timeout", "1.2": "ok"}, chapter1)
+        second = judge.judge("chapter1", tmp_path, {"1.1": "killed"}, chapter1)
+        assert judge.starts == 1  # one process for both notebooks
+        assert "time limit" in first["1.1"]["feedback"] and "stopped the kernel" in second["1.1"]["feedback"]
+        assert "could not be read back" in first["1.2"]["feedback"]  # no answer files: refused, not crashed
+        judge._process.kill()
+        judge._process.wait()
+        assert "stopped the kernel" in judge.judge("chapter1", tmp_path, {"1.1": "killed"}, chapter1)["1.1"]["feedback"]
+        assert judge.starts == 2
+        broken = judge.judge("chapter99", tmp_path, {}, chapter1)  # a request the judge dies of
+        assert all(v["feedback"] == "Not graded: the judge could not check this answer." for v in broken.values())
+    finally:
+        judge.close()

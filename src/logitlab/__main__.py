@@ -4,6 +4,7 @@
   logitlab execute PATH...       the same, then re-run them in a fresh kernel, storing their outputs
   logitlab exercises [--check]   generate exercises/ from solutions/ (or check it is up to date)
   logitlab grade PATH...         grade exercise notebooks (files or folders) and print a score table
+  logitlab autograder CHAPTER    build a Gradescope autograder zip for one chapter
 """
 
 from __future__ import annotations
@@ -47,6 +48,25 @@ def _parser():
     grade.add_argument("--csv", type=Path, default=None, metavar="FILE",
                        help="write a CSV with a row per notebook and question")
     grade.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N notebooks at once (default: 1)")
+    grade.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                       help="remember grades here; an unchanged notebook is not graded again "
+                            "(default: .logitlab-cache next to the first report asked for)")
+    grade.add_argument("--redo", "--all", dest="redo", action="store_true",
+                       help="grade every notebook again, even those unchanged since the cache has them")
+    grade.add_argument("--feedback", type=Path, default=None, metavar="DIR",
+                       help="write one HTML feedback file per notebook into DIR")
+    grade.add_argument("--gradebook", type=Path, default=None, metavar="FILE",
+                       help="write a CSV with a row per learner and a column per chapter")
+    grade.add_argument("--learner-from", default="folder", metavar="{folder,file-stem,regex:PATTERN}",
+                       help="how the gradebook finds a notebook's learner: its first folder under the path "
+                            "given (default), its file name up to the first _ - or ., or a regex's group")
+    grade.add_argument("--profile", action="store_true",
+                       help="print where the time went, per chapter and step")
+
+    autograder = commands.add_parser("autograder", help="build a Gradescope autograder zip for one chapter")
+    autograder.add_argument("chapter", help="the chapter: 3 or chapter3")
+    autograder.add_argument("--output", type=Path, default=Path("autograder.zip"), metavar="ZIP",
+                            help="where to write the zip (default: autograder.zip)")
     return parser
 
 
@@ -92,8 +112,24 @@ def main(argv=None):
     if args.command == "grade":
         from .grading import main as grade_main
 
-        return grade_main(args.paths, timeout=args.timeout, json_path=args.json, csv_path=args.csv,
-                          jobs=args.jobs)
+        try:
+            return grade_main(args.paths, timeout=args.timeout, json_path=args.json, csv_path=args.csv,
+                              jobs=args.jobs, cache_dir=args.cache, redo=args.redo, feedback_dir=args.feedback,
+                              gradebook_path=args.gradebook, learner_from=args.learner_from,
+                              profile=args.profile)
+        except ValueError as err:  # a bad --learner-from
+            print(f"logitlab grade: error: {err}", file=sys.stderr)
+            return 2
+    if args.command == "autograder":
+        from .gradescope import build_autograder
+
+        try:
+            path = build_autograder(args.chapter, args.output)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"logitlab autograder: error: {err}", file=sys.stderr)
+            return 2
+        print(f"wrote {path}: upload it as the autograder of {args.chapter} on Gradescope")
+        return 0
     return 2
 
 

@@ -1,22 +1,28 @@
 """Batch grading of exercise notebooks: ``logitlab grade PATH...``.
 
-For each submitted notebook the grader
+The grader process itself runs no learner code and judges nothing. For each submitted notebook it
 
-1. copies it into a private temporary folder (the submitted file is only ever read, once);
-2. starts a worker process, the *judge*, which runs the notebook cell by cell in a fresh
-   ``python3`` kernel, within a time limit for the whole notebook: a cell that runs past the
-   limit is interrupted and the later cells are skipped; a cell that kills the kernel is left
-   out and the notebook is run again without it; outputs are discarded as they arrive (a
-   notebook that prints without end cannot fill the memory); only error names are noted. The
-   notebook's own ``ex.qN.check()`` cells are skipped: the grader runs the checks.
+1. reads it (the submitted file is only ever read) and finds its chapter;
+2. runs it cell by cell in a fresh kernel of the course (:data:`logitlab.execution.KERNEL_NAME`),
+   started ahead of need in its own empty folder (:mod:`logitlab.kernel_pool`; TensorFlow is
+   imported ahead only for notebooks that import it), within a time limit for the whole
+   notebook: a cell that runs past the limit is interrupted and the later cells are skipped; a
+   cell that kills the kernel is left out and the notebook is run again without it in another
+   fresh kernel; outputs are discarded as they arrive (a notebook that prints without end cannot
+   fill the memory); only error names are noted. The notebook's own ``ex.qN.check()`` cells are
+   skipped: the grader runs the checks.
 3. runs each question's *probes* in that kernel (:mod:`logitlab.probing`: call the learner's
    function on the question's inputs, or read the learner's value), each question within its own
-   time limit; the kernel writes what they gave as data, JSON and ``.npz`` files, which the judge
-   reads with ``allow_pickle=False``. Nothing the learner's process produced is unpickled, and
-   learner code never runs in the judge, which compares the data with its own references
-   (:meth:`logitlab.checking.Question.judge`). A notebook that redefines ``check``, rebinds the
-   comparison, patches NumPy or prints "Correct" only changes its own kernel.
-4. The judge sends its result to the grader on a pipe the kernel does not inherit.
+   time limit; the kernel writes what they gave as data, JSON and ``.npz`` files.
+4. hands the answer files to the *judge* (:mod:`logitlab.judging`), one process for the whole
+   batch, started with ``python -I`` in an empty folder, which reads them with
+   ``allow_pickle=False`` and compares them with its own references
+   (:meth:`logitlab.checking.Question.judge`). Nothing the learner's process produced is
+   unpickled, and learner code never runs in the judge. A notebook that redefines ``check``,
+   rebinds the comparison, patches NumPy or prints "Correct" only changes its own kernel.
+
+``jobs`` notebooks run at once; with a cache (:mod:`logitlab.grade_cache`) an unchanged notebook
+is not graded again. The reports are in :mod:`logitlab.grade_reports`.
 
 A question earns its points when its check passes. The notes of a notebook, and the feedback of
 each question it affects, say what happened: a cell that raised (a ``SyntaxError`` included), a
@@ -28,17 +34,14 @@ is counted apart. Reports are written atomically, with the permissions of the um
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
 import math
 import os
 import re
-import signal
-import subprocess
+import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -46,10 +49,9 @@ import nbformat
 
 from .exercises import CHAPTERS
 
-__all__ = ["NotebookGrade", "QuestionGrade", "grade_paths", "grade_notebook", "find_notebooks"]
+from .judging import CHECK_SECONDS  # the time limit of one question's check
 
-CHECK_SECONDS = 20  # the time limit of one question's check
-WORKER_GRACE = 60  # seconds a worker gets beyond the notebook's limit before it is killed
+__all__ = ["NotebookGrade", "QuestionGrade", "grade_paths", "grade_notebook", "find_notebooks"]
 
 
 @dataclasses.dataclass
@@ -87,6 +89,13 @@ class NotebookGrade:
             "notes": list(self.notes),
         }
 
+    @classmethod
+    def from_json(cls, data):
+        """The grade :meth:`to_json` gave (the grade cache stores grades this way)."""
+        questions = [QuestionGrade(**q) for q in data["questions"]]
+        return cls(data["path"], data["score"], data["max_score"], data["error"], questions,
+                   list(data["notes"]), data["chapter"])
+
 
 # -- finding what to grade --------------------------------------------------------------------
 
@@ -117,10 +126,24 @@ def _questions(chapter):
     return questions(chapter)
 
 
-# -- the parent: one worker process per notebook ---------------------------------------------
+# -- the grader: kernels run the notebooks, one judge process checks the answers ---------------
 
-def grade_notebook(path, timeout=120):
-    """Grade one notebook in a worker process; never raises for a bad submission."""
+@dataclasses.dataclass
+class _Submission:
+    """A notebook to run: where it was, its bytes, its chapter and questions, its kernel warm-up."""
+
+    path: Path
+    data: bytes
+    nb: object
+    chapter: str
+    questions: list
+    warm: tuple
+
+
+def _prepare(path):
+    """A :class:`_Submission`, or the :class:`NotebookGrade` of a file that cannot be graded."""
+    from .kernel_pool import warm_imports
+
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -136,32 +159,13 @@ def grade_notebook(path, timeout=120):
         known = chapter in CHAPTERS
         return NotebookGrade(str(path), 0, 0, f"unknown exercise chapter {chapter!r}" if not known
                              else f"the questions of {chapter} could not be loaded ({err})", [])
+    source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return _Submission(path, data, nb, chapter, questions, warm_imports(source))
 
-    with tempfile.TemporaryDirectory(prefix="logitlab-grade-") as folder:
-        work, judge = Path(folder) / "submission", Path(folder) / "judge"
-        work.mkdir()
-        judge.mkdir()
-        copy = work / "notebook.ipynb"
-        copy.write_bytes(data)
-        # -I: the judge never imports from its working directory or from PYTHON* variables, so a
-        # module file written by the notebook (say keras.py) cannot stand in for the real one.
-        command = [sys.executable, "-I", "-m", "logitlab.grading", str(copy), str(judge / "result"), str(timeout)]
-        crashed, output = None, b""
-        try:
-            completed = subprocess.run(
-                command, cwd=judge, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, timeout=timeout + WORKER_GRACE + CHECK_SECONDS * len(questions),
-                env=_worker_env(),
-            )
-            output = completed.stdout
-            if completed.returncode != 0:
-                tail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-                crashed = f"the grading worker stopped with exit code {completed.returncode} {tail[0]}".strip()
-        except subprocess.TimeoutExpired as err:
-            output = err.stdout or b""
-            crashed = "the grading worker ran out of time and was stopped"
-        partial = _read_partial(output)
-    return _assemble(path, chapter, questions, partial, crashed)
+
+def grade_notebook(path, timeout=120):
+    """Grade one notebook (see :func:`grade_paths`); never raises for a bad submission."""
+    return grade_paths([path], timeout=timeout, progress=False)[0]
 
 
 def _worker_env():
@@ -172,71 +176,165 @@ def _worker_env():
     return env
 
 
-def _read_partial(output):
-    """The worker's last complete result line (it writes one after each question)."""
-    for line in reversed(output.decode("utf-8", "replace").splitlines()):
-        try:
-            return json.loads(line)
-        except ValueError:
-            continue
-    return {"questions": {}, "notes": []}
-
-
-def _assemble(path, chapter, questions, partial, crashed):
-    grades, notes = [], list(partial.get("notes", []))
-    if crashed:
-        notes.append(crashed)
+def _assemble(submission, run, verdicts):
+    """The :class:`NotebookGrade` of a notebook from what happened when it ran and the verdicts."""
+    nb, questions = submission.nb, submission.questions
+    grades = []
     for question in questions:
-        record = partial.get("questions", {}).get(question.id)
-        if record is None:
-            reason = "see the notebook's error" if crashed else "the question could not be checked"
-            grades.append(QuestionGrade(question.id, 0, question.points, False, f"not graded ({reason})."))
-            continue
+        record = dict(verdicts.get(question.id) or {"passed": False, "feedback": "Not graded: the question could not be checked."})
+        happened = _what_happened(nb, question, run)
+        if record.pop("missing", False) and happened:
+            record["feedback"] = f"Incorrect: {happened}, so the answer was never defined."
+        elif not record["passed"] and run.stopped and record["feedback"].startswith("Not yet attempted"):
+            record["feedback"] = f"Not graded: the notebook was stopped before its answer was defined ({run.stopped})."
+        elif happened and not record["passed"]:
+            record["feedback"] += f" (Note: {happened}.)"
         passed = bool(record["passed"])
         grades.append(QuestionGrade(question.id, question.points if passed else 0, question.points,
                                     passed, record["feedback"]))
-    error = partial.get("error")
-    if error is None and crashed and not partial.get("questions"):
-        error = crashed
     score = sum(g.points for g in grades)
-    # a notebook that could not be graded keeps its chapter's maximum: its 0 counts as a 0
-    return NotebookGrade(str(path), score, sum(q.points for q in questions), error, grades, notes, chapter)
+    return NotebookGrade(str(submission.path), score, sum(q.points for q in questions), None, grades,
+                         list(run.notes), submission.chapter)
 
 
-def grade_paths(paths, timeout=120, jobs=1, progress=None):
+class _Profile:
+    """Seconds spent, summed by ``(chapter, step)``, shared by the grader's threads."""
+
+    def __init__(self, into=None):
+        self.into = into
+        self._lock = threading.Lock()
+
+    def add(self, chapter, step, seconds):
+        if self.into is not None:
+            with self._lock:
+                key = f"{chapter} {step}"
+                self.into[key] = self.into.get(key, 0.0) + seconds
+
+
+def _run_one(submission, pool, kernel, probe_folders, timeout, profile):
+    """Run one notebook in ``kernel`` (from ``pool``) and its probes; returns ``(run, answer folder)``."""
+    profile.add(submission.chapter, "kernel start (ahead, background)", kernel.start_seconds)
+    answers = Path(tempfile.mkdtemp(prefix="answers-", dir=pool.root))
+    kernels = iter([kernel])
+
+    def next_kernel():
+        # the first from the pool; a notebook run again (a cell killed the kernel) gets a fresh one
+        return next(kernels, None) or pool.fresh(submission.warm)
+
+    started = time.perf_counter()
+    run = _run_notebook(submission, next_kernel, timeout, probe_folders[submission.chapter], answers, profile)
+    profile.add(submission.chapter, "notebook and probes", time.perf_counter() - started)
+    return run, answers
+
+
+def _failed(submission, err):
+    """The grade of a notebook the grader itself failed on (its chapter keeps its maximum)."""
+    return NotebookGrade(str(submission.path), 0, sum(q.points for q in submission.questions),
+                         f"the grader failed on this notebook ({type(err).__name__}: {err})", [], [],
+                         submission.chapter)
+
+
+def grade_paths(paths, timeout=120, jobs=1, progress=None, cache=None, redo=False, profile=None):
     """Grade every notebook found under ``paths``; returns a list of :class:`NotebookGrade`.
 
-    ``jobs`` notebooks are graded at once (each in its own kernel and worker process); a
-    progress bar is shown on stderr when there is more than one notebook.
+    ``jobs`` notebooks run at once, each in its own fresh kernel, started ahead of need
+    (:class:`logitlab.kernel_pool.KernelPool`, warmed with TensorFlow only for notebooks that import
+    it); one judge process (:class:`logitlab.judging.Judge`) checks the answers of the whole batch,
+    as data. With ``cache`` (a :class:`logitlab.grade_cache.GradeCache`), a notebook graded before
+    with the same content and course version is not graded again, unless ``redo``. ``profile``, a
+    dict, receives the seconds spent per chapter and step. A progress bar is shown on stderr when
+    there is more than one notebook to run.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
 
+    from .execution import KERNEL_NAME
+    from .judging import Judge
+    from .kernel_pool import KernelPool
+    from .probing import write_probes
+
     notebooks = find_notebooks(paths)
-    show = progress if progress is not None else len(notebooks) > 1
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(grade_notebook, p, timeout) for p in notebooks]
-        bar = tqdm(total=len(futures), desc="grading", unit="notebook", file=sys.stderr, disable=not show)
-        for future in futures:
-            future.add_done_callback(lambda _: bar.update(1))
-        grades = [f.result() for f in futures]
-        bar.close()
+    prepared = [_prepare(p) for p in notebooks]
+    grades = [p if isinstance(p, NotebookGrade) else None for p in prepared]
+    todo = []
+    for index, item in enumerate(prepared):
+        if grades[index] is not None:
+            continue
+        found = None if (cache is None or redo) else cache.get(item.data, item.path)
+        if found is not None:
+            grades[index] = found
+        else:
+            todo.append(index)
+    if not todo:
+        return grades
+    # the longest notebooks first, so that no job is left with a long one at the end
+    todo.sort(key=lambda i: (len(prepared[i].warm) == 1, i))
+    show = progress if progress is not None else len(todo) > 1
+    stats = _Profile(profile)
+    with tempfile.TemporaryDirectory(prefix="logitlab-grade-") as root:
+        probe_folders = {}
+        for chapter in sorted({prepared[i].chapter for i in todo}):
+            folder = Path(root) / f"probes-{chapter}"
+            folder.mkdir()
+            write_probes(folder, {q.id: q.probes() for q in _questions(chapter)})
+            probe_folders[chapter] = folder
+        pool = KernelPool(KERNEL_NAME, root, ahead=max(1, jobs), env=_worker_env())
+        pool.plan(prepared[i].warm for i in todo)
+        judge = Judge(env=_worker_env())
+        judge.start()  # its imports overlap with the first kernels' start
+        order, lock = iter(todo), threading.Lock()
+        bar = tqdm(total=len(todo), desc="grading", unit="notebook", file=sys.stderr, disable=not show)
+
+        def finish(index, run, answers):  # in the judging thread: the kernels go on meanwhile
+            submission = prepared[index]
+            try:
+                started = time.perf_counter()
+                verdicts = judge.judge(submission.chapter, answers, run.probes, submission.questions)
+                stats.add(submission.chapter, "judge", time.perf_counter() - started)
+                grade = _assemble(submission, run, verdicts)
+                if cache is not None:
+                    cache.put(submission.data, grade)
+            except Exception as err:  # noqa: BLE001 - the grader's own failure: this notebook only
+                grade = _failed(submission, err)
+            finally:
+                shutil.rmtree(answers, ignore_errors=True)
+            grades[index] = grade
+            bar.update(1)
+
+        def work(judging):
+            while True:
+                with lock:  # notebooks and pooled kernels are taken in the same order
+                    index = next(order, None)
+                    if index is None:
+                        return
+                    submission = prepared[index]
+                    waited = time.perf_counter()
+                    kernel = pool.take(submission.warm)
+                    stats.add(submission.chapter, "waiting for a kernel", time.perf_counter() - waited)
+                try:
+                    run, answers = _run_one(submission, pool, kernel, probe_folders, timeout, stats)
+                except Exception as err:  # noqa: BLE001 - the grader's own failure: this notebook only
+                    grades[index] = _failed(submission, err)
+                    bar.update(1)
+                    continue
+                judging.submit(finish, index, run, answers)
+
+        try:
+            with ThreadPoolExecutor(max_workers=1) as judging:
+                with ThreadPoolExecutor(max_workers=max(1, jobs)) as threads:
+                    for future in [threads.submit(work, judging) for _ in range(max(1, jobs))]:
+                        future.result()
+        finally:
+            bar.close()
+            pool.close()
+            judge.close()
+            if profile is not None:
+                profile["judge process starts"] = profile.get("judge process starts", 0) + judge.starts
     return grades
 
 
-# -- the worker: run the notebook and the probes in a kernel, judge the data here -------------
-
-class _CheckTimeout(BaseException):
-    """Raised by the alarm when a check runs too long (BaseException: checks catch Exception)."""
-
-
-def _write_atomic(path, text):
-    """Write ``text`` to ``path`` atomically, with the permissions the umask gives a new file."""
-    from .probing import write_atomic
-
-    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8", newline=""))
-
+# -- running a notebook and its probes in a kernel --------------------------------------------
 
 _PROBE = "__import__('logitlab.probing', fromlist=['answer_file']).answer_file({probes!r}, {answers!r}, {qid!r})\n"
 
@@ -252,15 +350,18 @@ class _Run:
     probes: dict = dataclasses.field(default_factory=dict)  # question id -> "ok", "timeout", ...
 
 
-def _run_notebook(nb, cwd, timeout, probe_folder, answer_folder, questions):
-    """Run ``nb`` within ``timeout`` seconds, leaving out cells that kill the kernel; then run each
-    question's probes in the same kernel (each within ``CHECK_SECONDS``). Returns a :class:`_Run`.
+def _run_notebook(submission, next_kernel, timeout, probe_folder, answer_folder, profile):
+    """Run the notebook within ``timeout`` seconds in kernels from ``next_kernel()``, leaving out
+    cells that kill the kernel; then run each question's probes in the same kernel (each within
+    ``CHECK_SECONDS``). Returns a :class:`_Run`.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    from .kernel import KERNEL_NAME, KernelManager
+    from .execution import KERNEL_NAME
 
+    nb = nbformat.reads(submission.data.decode("utf-8"), as_version=4)  # a private copy
+    questions = submission.questions
     run = _Run()
 
     class QuietClient(NotebookClient):
@@ -276,40 +377,47 @@ def _run_notebook(nb, cwd, timeout, probe_folder, answer_folder, questions):
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not _only_checks(c.source)]
     graded = set(code)  # the notebook's cells (the probe cells appended later are not noted)
     for _attempt in range(6):
+        kernel = next_kernel()
         client = QuietClient(
-            nb, kernel_name=KERNEL_NAME, kernel_manager_class=KernelManager, allow_errors=True,
-            interrupt_on_timeout=True,
-            resources={"metadata": {"path": str(cwd)}}, record_timing=False,
+            nb, km=kernel.manager, kernel_name=KERNEL_NAME, allow_errors=True, interrupt_on_timeout=True,
+            resources={"metadata": {"path": str(kernel.folder)}}, record_timing=False,
         )
         dead_at, dead_probe = None, None
         run.errors.clear()
         run.stopped = None
-        with client.setup_kernel():
-            for index in code:
-                if index in run.killers:
-                    continue
-                if time.monotonic() >= deadline:
-                    run.stopped = f"the notebook reached its time limit of {timeout} s before cell {index}; later cells were not run"
-                    break
-                limit = max(1, math.ceil(deadline - time.monotonic()))
-                client.timeout = limit  # past it, the cell is interrupted (interrupt_on_timeout)
-                started = time.monotonic()
-                try:
-                    client.execute_cell(nb.cells[index], index)
-                except DeadKernelError:
-                    dead_at = index
-                    break
-                except Exception as err:  # a cell that timed out and could not be interrupted
-                    run.stopped = f"cell {index} could not be run ({type(err).__name__}); later cells were not run"
-                    break
-                if time.monotonic() - started >= limit:
-                    run.errors.pop(index, None)
-                    run.stopped = f"cell {index} was interrupted at the notebook's time limit of {timeout} s; later cells were not run"
-                    break
-            if dead_at is None:
-                dead_probe = _run_probes(client, nb, probe_folder, answer_folder, questions, run)
-                if dead_probe is None:
-                    break
+        try:
+            with client.setup_kernel():
+                for index in code:
+                    if index in run.killers:
+                        continue
+                    if time.monotonic() >= deadline:
+                        run.stopped = f"the notebook reached its time limit of {timeout} s before cell {index}; later cells were not run"
+                        break
+                    limit = max(1, math.ceil(deadline - time.monotonic()))
+                    client.timeout = limit  # past it, the cell is interrupted (interrupt_on_timeout)
+                    started = time.monotonic()
+                    try:
+                        client.execute_cell(nb.cells[index], index)
+                    except DeadKernelError:
+                        dead_at = index
+                        break
+                    except Exception as err:  # a cell that timed out and could not be interrupted
+                        run.stopped = f"cell {index} could not be run ({type(err).__name__}); later cells were not run"
+                        break
+                    if time.monotonic() - started >= limit:
+                        run.errors.pop(index, None)
+                        run.stopped = f"cell {index} was interrupted at the notebook's time limit of {timeout} s; later cells were not run"
+                        break
+                if dead_at is None:
+                    started = time.perf_counter()
+                    dead_probe = _run_probes(client, nb, probe_folder, answer_folder, questions, run)
+                    profile.add(submission.chapter, "probes", time.perf_counter() - started)
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
+            kernel.shutdown()
+        if dead_at is None and dead_probe is None:
+            break
         if dead_at is not None:
             run.killers.add(dead_at)
             run.notes.append(f"cell {dead_at} stopped the kernel; the notebook was run again without it")
@@ -369,35 +477,6 @@ def _defining_cell(nb, name):
     return found[-1] if found else None
 
 
-def _alarm(signum, frame):
-    raise _CheckTimeout()
-
-
-def _judge_question(question, answer_folder, status):
-    """Judge one question from the data its probes wrote (never from anything executable)."""
-    from .probing import MISSING, read_outcomes
-
-    if status == "killed":
-        return {"passed": False, "feedback": "Incorrect: your code stopped the kernel while it was being checked."}
-    if status == "timeout":
-        return {"passed": False, "feedback": f"Incorrect: your code did not finish within the check's time limit of {CHECK_SECONDS} s (an endless loop?)."}
-    if status is None:
-        return {"passed": False, "feedback": "Not graded: the question's answer could not be run (the kernel stopped)."}
-    try:
-        outcomes = read_outcomes(answer_folder, question.id, len(question.probes()))
-    except ValueError as err:
-        return {"passed": False, "feedback": f"Incorrect: the answers could not be read back from your notebook ({err})."}
-    signal.alarm(CHECK_SECONDS)
-    try:
-        outcome = question.judge(outcomes)
-        return {"passed": outcome.passed, "feedback": str(outcome),
-                "missing": any(o.kind == MISSING for o in outcomes)}
-    except _CheckTimeout:
-        return {"passed": False, "feedback": f"Incorrect: checking took longer than {CHECK_SECONDS} s."}
-    finally:
-        signal.alarm(0)
-
-
 def _what_happened(nb, question, run):
     """Why a question's answer may be missing or wrong: its cell raised, was cut, or was left out."""
     said = []
@@ -412,130 +491,87 @@ def _what_happened(nb, question, run):
     return "; ".join(dict.fromkeys(said))
 
 
-def _worker(notebook_path, result_path, timeout):
-    """Entry point of the worker process (``python -m logitlab.grading NB RESULT TIMEOUT``).
+# -- the command ------------------------------------------------------------------------------
 
-    This process is the judge: learner code never runs in it. The notebook and the probes run
-    in a kernel (another process); what comes back is read as data (JSON and ``.npz`` without
-    pickles). The result goes to the parent on a pipe that the kernel does not inherit.
+def _roots(paths, notebooks):
+    """``{notebook path: the command-line path that holds it}`` (the learner's key is found below it)."""
+    roots = {}
+    for notebook in notebooks:
+        for root in map(Path, paths):
+            if notebook == root or root in notebook.parents:
+                roots.setdefault(str(notebook), root)
+    return roots
+
+
+def main(paths, timeout=120, json_path=None, csv_path=None, jobs=1, out=None, cache_dir=None, redo=False,
+         feedback_dir=None, gradebook_path=None, learner_from="folder", profile=False):
+    """The ``logitlab grade`` command; returns the exit code (0 when every notebook was graded).
+
+    With ``cache_dir`` (by default the folder of the first report asked for, if any), notebooks
+    graded before with the same content and course version are not graded again unless ``redo``.
     """
-    result_fd = os.dup(1)  # the parent reads the result here; the kernel gets /dev/null instead
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    sys.stdout = open(1, "w", closefd=False)
-    result = {"error": None, "questions": {}, "notes": []}
-    nb = nbformat.read(notebook_path, as_version=4)
-    questions = _questions(chapter_of(nb))
-    folder = Path(result_path).parent
-    probe_folder, answer_folder = folder / "probes", folder / "answers"
-    probe_folder.mkdir(exist_ok=True)
-    answer_folder.mkdir(exist_ok=True)
-    from .probing import write_probes
+    from .grade_cache import GradeCache
+    from .grade_reports import (check_learner_from, format_notebook, format_summary, learner_of, write_csv,
+                                write_feedback, write_gradebook, write_json)
 
-    write_probes(probe_folder, {q.id: q.probes() for q in questions})
-    run = _run_notebook(nb, Path(notebook_path).parent, timeout, probe_folder, answer_folder, questions)
-    result["notes"] = run.notes
-    signal.signal(signal.SIGALRM, _alarm)
-    for question in questions:
-        record = _judge_question(question, answer_folder, run.probes.get(question.id))
-        happened = _what_happened(nb, question, run)
-        if record.pop("missing", False) and happened:
-            record["feedback"] = f"Incorrect: {happened}, so the answer was never defined."
-        elif not record["passed"] and run.stopped and record["feedback"].startswith("Not yet attempted"):
-            record["feedback"] = f"Not graded: the notebook was stopped before its answer was defined ({run.stopped})."
-        elif happened and not record["passed"]:
-            record["feedback"] += f" (Note: {happened}.)"
-        result["questions"][question.id] = record
-        os.write(result_fd, (json.dumps(result) + "\n").encode("utf-8"))
-    os.write(result_fd, (json.dumps(result) + "\n").encode("utf-8"))
-    return 0
-
-
-# -- reports ----------------------------------------------------------------------------------
-
-def _fmt(points):
-    return f"{points:g}"
-
-
-def format_notebook(grade):
-    """A plain-text table for one notebook."""
-    chapter = f" ({grade.chapter})" if grade.chapter else ""
-    lines = [f"{grade.path}{chapter}: {_fmt(grade.score)} / {_fmt(grade.max_score)}"]
-    if grade.error:
-        lines.append(f"  error: {grade.error}")
-    rows = [("question", "points", "result", "feedback")]
-    for q in grade.questions:
-        rows.append((q.id, f"{_fmt(q.points)}/{_fmt(q.max_points)}", "passed" if q.passed else "failed", q.feedback))
-    if len(rows) > 1:
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        for row in rows:
-            lines.append("  " + "  ".join(row[i].ljust(widths[i]) for i in range(3)) + "  " + row[3])
-    for note in grade.notes:
-        lines.append(f"  note: {note}")
-    return "\n".join(lines)
-
-
-def format_summary(grades):
-    counted = [g for g in grades if g.counted]
-    graded = [g for g in counted if g.error is None]
-    total, best = sum(g.score for g in counted), sum(g.max_score for g in counted)
-    percent = f" ({100 * total / best:.0f}%)" if best else ""
-    lines = [f"Graded {len(graded)} of {len(grades)} notebook(s); total {_fmt(total)} / {_fmt(best)}{percent}."]
-    apart = len(grades) - len(counted)
-    if apart:
-        lines.append(f"{apart} file(s) are not exercise notebooks of a known chapter and are not in the total.")
-    width = max((len(g.path) for g in grades), default=0)
-    for g in grades:
-        score = f"{_fmt(g.score)} / {_fmt(g.max_score)}" if g.counted else "not counted"
-        status = f"{score}  error: {g.error}" if g.error else score
-        lines.append(f"  {g.path.ljust(width)}  {g.chapter or '-':9}  {status}")
-    return "\n".join(lines)
-
-
-def write_json(grades, path):
-    counted = [g for g in grades if g.counted]
-    report = {
-        "score": sum(g.score for g in counted),
-        "max_score": sum(g.max_score for g in counted),
-        "not_counted": [g.path for g in grades if not g.counted],
-        "notebooks": [g.to_json() for g in grades],
-    }
-    _write_atomic(path, json.dumps(report, indent=2) + "\n")
-
-
-def write_csv(grades, path):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["path", "chapter", "question", "points", "max_points", "passed", "feedback",
-                     "notebook_score", "notebook_max_score", "error"])
-    for g in grades:
-        if not g.questions:
-            writer.writerow([g.path, g.chapter or "", "", "", "", "", "", g.score, g.max_score, g.error or ""])
-        for q in g.questions:
-            writer.writerow([g.path, g.chapter or "", q.id, q.points, q.max_points, q.passed, q.feedback,
-                             g.score, g.max_score, g.error or ""])
-    _write_atomic(path, buffer.getvalue())
-
-
-def main(paths, timeout=120, json_path=None, csv_path=None, jobs=1, out=None):
-    """The ``logitlab grade`` command; returns the exit code (0 when every notebook was graded)."""
     out = out or sys.stdout
+    learner_from = check_learner_from(learner_from)
     notebooks = find_notebooks(paths)
     missing = [p for p in notebooks if not p.exists()]
     if not notebooks:
         print("No notebooks found under: " + ", ".join(map(str, paths)), file=out)
         return 2
-    grades = grade_paths(paths, timeout=timeout, jobs=jobs)
+    reports = [p for p in (json_path, csv_path, gradebook_path) if p]
+    if cache_dir is None and reports:
+        cache_dir = Path(reports[0]).parent / ".logitlab-cache"
+    cache = GradeCache(cache_dir, settings=(timeout,)) if cache_dir else None
+    seconds = {} if profile else None
+    started = time.perf_counter()
+    grades = grade_paths(paths, timeout=timeout, jobs=jobs, cache=cache, redo=redo, profile=seconds)
+    elapsed = time.perf_counter() - started
+    if cache is not None:
+        cache.save()
     for grade in grades:
         print(format_notebook(grade) + "\n", file=out)
     if len(grades) > 1:
         print(format_summary(grades), file=out)
+    if cache is not None and cache.hits:
+        print(f"{cache.hits} notebook(s) unchanged since they were graded: their grades were reused "
+              f"(from {cache.path}; --redo grades every notebook again).", file=out)
     if json_path:
         write_json(grades, json_path)
     if csv_path:
         write_csv(grades, csv_path)
+    roots = _roots(paths, notebooks)
+    if gradebook_path:
+        learners = {g.path: learner_of(g.path, roots.get(g.path, Path(g.path).parent), learner_from) for g in grades}
+        unknown = sorted(p for p, learner in learners.items() if learner is None)
+        if unknown:
+            print(f"warning: no learner found for {len(unknown)} notebook(s) with --learner-from {learner_from}; "
+                  "they are not in the gradebook: " + ", ".join(unknown), file=out)
+        write_gradebook(grades, learners, gradebook_path)
+    if feedback_dir:
+        write_feedback(grades, roots, feedback_dir)
+    if seconds is not None:
+        print(format_profile(seconds, grades, elapsed), file=out)
     return 0 if not missing and all(g.error is None for g in grades) else 1
 
 
+def format_profile(seconds, grades, elapsed):
+    """The ``--profile`` table: seconds per chapter and step, and per notebook."""
+    counts = {}
+    for g in grades:
+        counts[g.chapter] = counts.get(g.chapter, 0) + 1
+    lines = [f"Profile: {len(grades)} notebook(s) in {elapsed:.1f} s wall time "
+             f"({elapsed / max(1, len(grades)):.2f} s per notebook); load average "
+             + " ".join(f"{x:.2f}" for x in os.getloadavg()) + ".",
+             f"  {'chapter':10} {'step':36} {'seconds':>8} {'per notebook':>13}"]
+    for key in sorted(k for k in seconds if k != "judge process starts"):
+        chapter, step = key.split(" ", 1)
+        lines.append(f"  {chapter:10} {step:36} {seconds[key]:8.1f} {seconds[key] / max(1, counts.get(chapter, 1)):13.2f}")
+    lines.append(f"  judge process starts: {seconds.get('judge process starts', 0)}")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    sys.exit(_worker(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    sys.exit(main([Path(p) for p in sys.argv[1:]]))

@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from .kernel import KERNEL_ENV
+from .notebook import TENSORFLOW_ENV
 
 __all__ = ["best_time", "measure_memory", "memory_report", "speed_report", "main"]
 
@@ -147,7 +147,7 @@ def _measure_in_this_process(configs, reset_peak):
 
 
 def _worker_environment():
-    env = dict(os.environ, **KERNEL_ENV)
+    env = dict(os.environ, **TENSORFLOW_ENV)
     # glibc returns blocks of 64 KiB and more to the system when they are freed, so a peak
     # measured after an earlier, larger computation is not hidden by memory kept for reuse.
     env["MALLOC_MMAP_THRESHOLD_"] = str(64 * 1024)
@@ -305,7 +305,7 @@ def main(argv=None):
         request = json.loads(args.worker)
         print(json.dumps(_measure_in_this_process(request["configs"], request["reset_peak"])))
         return 0
-    for key, value in KERNEL_ENV.items():  # TensorFlow as the notebooks run it (oneDNN off, quiet)
+    for key, value in TENSORFLOW_ENV.items():  # TensorFlow as the notebooks run it (oneDNN off, quiet)
         os.environ.setdefault(key, value)
     speed_report()
     if not args.no_memory:

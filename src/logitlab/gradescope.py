@@ -35,10 +35,6 @@ ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${AUTOGRADER_PYTHON:-python3}"
 "$PYTHON" -m pip install --upgrade pip
 "$PYTHON" -m pip install "$ROOT/source/course"
-# the course's own Jupyter kernel spec, in the versions of the course that have one
-if "$PYTHON" -m logitlab --help | grep -q "logitlab kernel install"; then
-    "$PYTHON" -m logitlab kernel install
-fi
 """
 
 RUN = """#!/usr/bin/env bash

@@ -169,10 +169,10 @@ def grade_notebook(path, timeout=120):
 
 
 def _worker_env():
-    from .kernel import KERNEL_ENV
+    from .notebook import TENSORFLOW_ENV
 
     env = dict(os.environ)
-    env.update(KERNEL_ENV)
+    env.update(TENSORFLOW_ENV)
     return env
 
 

@@ -18,11 +18,9 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from traitlets import default
 
-from .notebook import TENSORFLOW_ENV
 
 KERNEL_NAME = "python3"
 KERNEL_SPEC_METADATA = {"name": KERNEL_NAME, "display_name": "Python 3 (ipykernel)", "language": "python"}
-KERNEL_ENV = TENSORFLOW_ENV  # set in the grader's worker, which imports TensorFlow itself
 
 
 class CurrentPythonKernelSpecs(KernelSpecManager):

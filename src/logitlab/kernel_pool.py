@@ -7,8 +7,8 @@ there and may write files there) and is *warmed* with imports chosen by the call
 ``import tensorflow`` for a notebook that imports it), so the notebook's own import is instant.
 A kernel is used for one notebook only, then shut down and its folder removed.
 
-The kernel is the course's (:data:`logitlab.execution.KERNEL_NAME`, started by the kernel manager
-:mod:`logitlab.execution` uses, if it names one), with its standard output and error sent to
+The kernel is the course's (:data:`logitlab.kernel.KERNEL_NAME`, this Python's own, started by
+:class:`logitlab.kernel.KernelManager` as every course tool starts it), with its standard output and error sent to
 ``/dev/null``: nothing a notebook prints reaches the grader's terminal.
 """
 
@@ -81,21 +81,14 @@ def _sync(result):
     return run_sync(wait)()
 
 
-def _manager_class():
-    """The kernel manager the course's tools use (:mod:`logitlab.execution`'s, when it names one)."""
-    from jupyter_client import AsyncKernelManager
-
-    from . import execution
-
-    return getattr(execution, "KernelManager", AsyncKernelManager)
-
-
 def _start(kernel_name, warm, root, env=None):
     from jupyter_client import BlockingKernelClient
 
     started = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="kernel-", dir=root))
-    manager = _manager_class()(kernel_name=kernel_name)
+    from .kernel import KernelManager  # this Python's own python3 kernel, like every course tool
+
+    manager = KernelManager(kernel_name=kernel_name)
     kernel = PooledKernel(manager, folder, warm, 0.0)
     client = BlockingKernelClient()
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tolerance import magnitude
-from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, frozen, questions_in, same
+from ..checking import Case, FunctionQuestion, Mistake, ValueQuestion, frozen, questions_in
 from ..numerics import (
     categorical_crossentropy,
     log_softmax,

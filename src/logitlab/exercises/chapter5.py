@@ -16,8 +16,6 @@ likely tokens, in that order, until the mass of the kept tokens reaches ``p``.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ..tolerance import magnitude, probabilities
